@@ -1,0 +1,182 @@
+"""3D pose metrics and their aggregation into per-group tables.
+
+The metric functions are pure and batched: predictions and ground truth are (..., J, 3) arrays in
+mm (NumPy or torch; torch stays differentiable), and each returns one value per pose, shape (...).
+Callers pass root-relative poses for the Human3.6M protocols (``skeleton.to_root_relative``).
+Aggregation (``summarize``) is kept apart and works on per-pose values with group labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from pose3d.arrays import like, namespace
+
+PCK_THRESHOLD_MM = 150.0
+AUC_THRESHOLDS_MM = tuple(float(t) for t in np.linspace(0.0, 150.0, 31))
+
+
+def joint_errors(pred: Any, gt: Any) -> Any:
+    """(..., J, 3) x 2 -> (..., J) Euclidean error of each joint (mm)."""
+    xp = namespace(pred)
+    d = pred - gt
+    return xp.sqrt(xp.sum(d * d, axis=-1))
+
+
+def mpjpe(pred: Any, gt: Any) -> Any:
+    """Mean per-joint position error, (..., J, 3) x 2 -> (...) mm."""
+    xp = namespace(pred)
+    return xp.mean(joint_errors(pred, gt), axis=-1)
+
+
+def procrustes_align(pred: Any, gt: Any, scale: bool = True) -> Any:
+    """Align each predicted pose to its ground truth by a similarity transform (Umeyama).
+
+    Finds rotation R (a proper rotation: reflections are excluded), translation and, if ``scale``,
+    a scale factor minimising the squared distance to ``gt``. (..., J, 3) x 2 -> (..., J, 3).
+    """
+    xp = namespace(pred)
+    mu_p = xp.mean(pred, axis=-2, keepdims=True)
+    mu_g = xp.mean(gt, axis=-2, keepdims=True)
+    p0, g0 = pred - mu_p, gt - mu_g  # (..., J, 3)
+    cov = xp.matmul(xp.matrix_transpose(g0), p0)  # (..., 3, 3): sum_j g_j p_j^T
+    u, s, vt = xp.linalg.svd(cov)
+    # Flip the last singular direction where U V^T would be a reflection.
+    sign = xp.sign(xp.linalg.det(xp.matmul(u, vt)))
+    sign = xp.where(sign == 0, xp.ones_like(sign), sign)
+    ones = xp.ones_like(sign)
+    d = xp.stack([ones, ones, sign], axis=-1)  # (..., 3)
+    rot = xp.matmul(u * d[..., None, :], vt)  # (..., 3, 3), maps centred pred onto centred gt
+    aligned = xp.matmul(p0, xp.matrix_transpose(rot))
+    if scale:
+        var_p = xp.sum(p0 * p0, axis=(-2, -1))
+        s_opt = xp.sum(s * d, axis=-1) / var_p  # (...)
+        aligned = aligned * s_opt[..., None, None]
+    return aligned + mu_g
+
+
+def p_mpjpe(pred: Any, gt: Any) -> Any:
+    """MPJPE after similarity (Procrustes) alignment, Human3.6M Protocol 2. (...) mm."""
+    return mpjpe(procrustes_align(pred, gt, scale=True), gt)
+
+
+def scale_align(pred: Any, gt: Any) -> Any:
+    """Scale each predicted pose by the factor that best fits its ground truth (least squares)."""
+    xp = namespace(pred)
+    s = xp.sum(pred * gt, axis=(-2, -1)) / xp.sum(pred * pred, axis=(-2, -1))
+    return pred * s[..., None, None]
+
+
+def n_mpjpe(pred: Any, gt: Any) -> Any:
+    """MPJPE after scale-only alignment (N-MPJPE, Rhodin et al. 2018). (...) mm."""
+    return mpjpe(scale_align(pred, gt), gt)
+
+
+def pck3d(pred: Any, gt: Any, threshold_mm: float = PCK_THRESHOLD_MM) -> Any:
+    """Fraction of joints within ``threshold_mm`` of the truth, per pose: (...) in [0, 1]."""
+    xp = namespace(pred)
+    err = joint_errors(pred, gt)
+    return xp.mean(xp.astype(err <= threshold_mm, err.dtype), axis=-1)
+
+
+def auc(pred: Any, gt: Any, thresholds_mm: Sequence[float] = AUC_THRESHOLDS_MM) -> Any:
+    """Area under the PCK3D curve over ``thresholds_mm`` (default 0..150 mm in 5 mm steps),
+    normalised to [0, 1], per pose: (...)."""
+    xp = namespace(pred)
+    err = joint_errors(pred, gt)[..., None]  # (..., J, 1)
+    th = like(np.asarray(thresholds_mm), err)
+    return xp.mean(xp.astype(err <= th, err.dtype), axis=(-2, -1))
+
+
+#: Every per-pose metric by its table name.
+METRICS = {
+    "MPJPE": mpjpe,
+    "P-MPJPE": p_mpjpe,
+    "N-MPJPE": n_mpjpe,
+    "PCK3D@150": pck3d,
+    "AUC": auc,
+}
+
+
+def evaluate(pred: Any, gt: Any, names: Sequence[str] = tuple(METRICS)) -> dict[str, np.ndarray]:
+    """Per-pose values of several metrics as NumPy arrays: name -> (...)."""
+    out = {}
+    for name in names:
+        value = METRICS[name](pred, gt)
+        out[name] = np.asarray(value.detach().cpu() if hasattr(value, "detach") else value)
+    return out
+
+
+# -- aggregation ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """Metric means per group, plus the mean over groups and over all poses.
+
+    ``rows`` maps group -> {metric: mean}; ``counts`` group -> number of poses.
+    """
+
+    metrics: tuple[str, ...]
+    rows: dict[str, dict[str, float]]
+    counts: dict[str, int]
+    mean_over_groups: dict[str, float]
+    mean_over_poses: dict[str, float]
+    group_by: str = "group"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group_by": self.group_by,
+            "metrics": list(self.metrics),
+            "rows": self.rows,
+            "counts": self.counts,
+            "mean_over_groups": self.mean_over_groups,
+            "mean_over_poses": self.mean_over_poses,
+        }
+
+    def to_markdown(self, digits: int = 1) -> str:
+        def fmt(name: str, v: float) -> str:
+            # Fractions (PCK, AUC) read better as percentages.
+            return f"{100 * v:.{digits}f}" if name in ("PCK3D@150", "AUC") else f"{v:.{digits}f}"
+
+        head = f"| {self.group_by} | n | " + " | ".join(self.metrics) + " |"
+        lines = [head, "|" + "---|" * (len(self.metrics) + 2)]
+        for g, row in self.rows.items():
+            lines.append(f"| {g} | {self.counts[g]} | " + " | ".join(fmt(m, row[m]) for m in self.metrics) + " |")
+        n = sum(self.counts.values())
+        for label, row in (("mean over groups", self.mean_over_groups), ("all poses", self.mean_over_poses)):
+            lines.append(f"| **{label}** | {n} | " + " | ".join(fmt(m, row[m]) for m in self.metrics) + " |")
+        return "\n".join(lines)
+
+
+def summarize(
+    values: Mapping[str, Any],
+    groups: Sequence[Any],
+    order: Sequence[Any] | None = None,
+    group_by: str = "group",
+) -> Table:
+    """Aggregate per-pose metric values by group label.
+
+    values: metric name -> (N,) per-pose values; groups: (N,) labels (action, clip, subject...).
+    ``order`` fixes the row order (e.g. the standard Human3.6M action order); groups absent from the
+    data are left out. Human3.6M results are averaged over actions: ``mean_over_groups``.
+    """
+    groups = np.asarray(groups)
+    arrays = {m: np.asarray(v, dtype=np.float64).reshape(-1) for m, v in values.items()}
+    for m, v in arrays.items():
+        if v.shape[0] != groups.shape[0]:
+            raise ValueError(f"metric {m!r} has {v.shape[0]} values for {groups.shape[0]} group labels")
+    present = list(dict.fromkeys(groups.tolist()))
+    keys = [g for g in order if g in present] if order is not None else sorted(present, key=str)
+    rows, counts = {}, {}
+    for g in keys:
+        mask = groups == g
+        rows[str(g)] = {m: float(v[mask].mean()) for m, v in arrays.items()}
+        counts[str(g)] = int(mask.sum())
+    metrics = tuple(arrays)
+    over_groups = {m: float(np.mean([rows[str(g)][m] for g in keys])) if keys else float("nan") for m in metrics}
+    over_poses = {m: float(v.mean()) if v.size else float("nan") for m, v in arrays.items()}
+    return Table(metrics, rows, counts, over_groups, over_poses, group_by)

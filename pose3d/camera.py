@@ -127,7 +127,8 @@ class Camera:
     R: (..., 3, 3) world-to-camera rotation; t: (..., 3) translation in mm (``X_cam = R X + t``);
     f, c: (..., 2) focal length and principal point in pixels; k: (..., 3) radial and p: (..., 2)
     tangential distortion; size: (width, height) in pixels. Leading dimensions make a batch of
-    cameras that broadcasts against the points' leading dimensions.
+    cameras that broadcasts against the points' leading dimensions; a batch may carry one size per
+    camera as an int array (..., 2).
     """
 
     R: np.ndarray
@@ -136,7 +137,7 @@ class Camera:
     c: np.ndarray
     k: np.ndarray = field(default_factory=lambda: np.zeros(3))
     p: np.ndarray = field(default_factory=lambda: np.zeros(2))
-    size: tuple[int, int] = (1000, 1000)
+    size: tuple[int, int] | np.ndarray = (1000, 1000)
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -146,7 +147,15 @@ class Camera:
         object.__setattr__(self, "R", R)
         for attr, n in (("t", 3), ("f", 2), ("c", 2), ("k", 3), ("p", 2)):
             object.__setattr__(self, attr, _vec(getattr(self, attr), n))
-        object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))
+        size = np.asarray(self.size)
+        if size.shape[-1:] != (2,):
+            raise ValueError(f"size must be (width, height), got {self.size!r}")
+        object.__setattr__(self, "size", (int(size[0]), int(size[1])) if size.ndim == 1 else size.astype(np.int64))
+
+    def __getitem__(self, index: int) -> "Camera":
+        """One camera of a batch."""
+        size = self.size if isinstance(self.size, tuple) else self.size[index]
+        return Camera(self.R[index], self.t[index], self.f[index], self.c[index], self.k[index], self.p[index], size, self.name)
 
     @classmethod
     def from_center(cls, R: Any, center: Any, **kwargs: Any) -> "Camera":

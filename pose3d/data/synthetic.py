@@ -1,0 +1,177 @@
+"""Synthetic training data: pose-bank poses, seen by sampled cameras, rendered into person crops.
+
+``SyntheticPoses`` is a map-style dataset (no torch import; a torch ``DataLoader`` takes it as is):
+sample ``i`` of a split depends only on ``(seed, split, i)``, so the training stream is infinite in
+practice (any index), validation and test sets are fixed and regenerate identically, and any number
+of workers in any order give the same pixels. ``__getitems__`` renders a whole batch in one call.
+
+Each sample is a dict of NumPy arrays:
+- ``image`` (3, S, S) uint8 RGB, S = crop.input_size (112)
+- ``pose_cam`` (17, 3) float32: joints in the camera frame, mm
+- ``pose_rel`` (17, 3) float32: the same, relative to the pelvis
+- ``joints_2d`` (17, 2) float32: joints in crop pixels
+- ``crop_affine`` (2, 3) float32: full-frame pixels -> crop pixels
+- ``R`` (3, 3), ``t`` (3,), ``f`` (2,), ``c`` (2,), ``k`` (3,), ``p`` (2,) float32: the camera
+- ``clip``, ``activity``, ``bank_index`` (row of the whole bank), ``index``: int64 labels
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from pose3d.crop import CropSpec, box_to_affine, shift_affine, square_box
+from pose3d.data.posebank import SPLITS, PoseBank, load_posebank
+from pose3d.rotations import yaw_to_rotmat
+from pose3d.synth.body import sample_appearances
+from pose3d.synth.cameras import ViewSpec, h36m_rigs, sample_cameras
+from pose3d.synth.draws import Draws
+from pose3d.synth.render import Rendered, render
+from pose3d.synth.scene import BackgroundPhotos, SceneSpec
+from pose3d.camera import Camera
+from pose3d.skeleton import to_root_relative
+
+DEFAULT_LENGTH = {"train": 10_000_000, "val": 2_000, "test": 5_000}
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What a synthetic split looks like. ``length`` None: the split's default (DEFAULT_LENGTH)."""
+
+    split: str = "train"
+    seed: int = 0
+    length: int | None = None
+    crop: CropSpec = field(default_factory=CropSpec)
+    view: ViewSpec = field(default_factory=ViewSpec)
+    scene: SceneSpec = field(default_factory=SceneSpec)
+    h36m_rig_probability: float = 0.2  # share of views from the real Human3.6M cameras
+    jitter: bool | None = None  # random box jitter and sub-crop; None: in the train split only
+    background_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; choose from {SPLITS}")
+
+
+class SyntheticPoses:
+    """Map-style dataset of rendered person crops (see the module docstring)."""
+
+    def __init__(self, config: SynthConfig = SynthConfig(), bank: PoseBank | None = None) -> None:
+        self.config = config
+        self._bank = bank
+        self._photos: BackgroundPhotos | None = None
+        self.length = config.length if config.length is not None else DEFAULT_LENGTH[config.split]
+        self.jitter = config.split == "train" if config.jitter is None else config.jitter
+        # One stream of draws per (seed, split): the splits never share samples' randomness.
+        self.stream_seed = config.seed * len(SPLITS) + SPLITS.index(config.split)
+
+    @property
+    def bank(self) -> PoseBank:
+        """The poses of this split (loaded on first use, in each worker)."""
+        return self._load()
+
+    def _load(self) -> PoseBank:
+        if getattr(self, "_split_bank", None) is None:
+            bank = self._bank if self._bank is not None else load_posebank()
+            self._bank_rows = np.flatnonzero(bank.split == SPLITS.index(self.config.split))
+            self._split_bank = bank.subset(self._bank_rows)
+            if len(self._split_bank) == 0:
+                raise ValueError(f"the pose bank has no poses in split {self.config.split!r}")
+            if self.config.background_dir is not None:
+                self._photos = BackgroundPhotos(self.config.background_dir)
+        return self._split_bank
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_split_bank"] = None  # each worker selects its own copy
+        state["_photos"] = None
+        return state
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, np.ndarray]]:
+        batch = self.render_batch(indices)
+        return [{k: v[i] for k, v in batch.items()} for i in range(len(indices))]
+
+    def render_batch(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
+        """Samples ``indices`` as a dict of batched arrays (leading dimension B)."""
+        indices = [int(i) for i in indices]
+        for i in indices:
+            if not 0 <= i < self.length:
+                raise IndexError(f"sample index {i} out of range for a split of length {self.length}")
+        bank = self._load()
+        draws = Draws.for_samples(self.stream_seed, indices)
+        poses, bank_index = self._place_poses(draws, bank)
+        cameras = self._cameras(draws, poses)
+        looks = sample_appearances(draws)
+        affines = self._crop_affines(draws, cameras.project(poses))
+        size = self.config.crop.input_size
+        out = render(poses, cameras, looks, draws, affines, (size, size), self.config.scene, self._photos)
+        return self._as_samples(out, cameras, affines, bank, bank_index, indices)
+
+    def _place_poses(self, draws: Draws, bank: PoseBank) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 17, 3) world poses: a random pose of the split, turned to a random heading, pelvis at
+        its height above the floor, standing at a random spot of a Human3.6M-sized capture area."""
+        k = draws.integers(len(bank))
+        yaw = draws.uniform(0.0, 2.0 * np.pi)
+        ground = draws.uniform(-1000.0, 1000.0, n=2)
+        poses = np.einsum("bij,bkj->bki", yaw_to_rotmat(yaw), bank.poses[k].astype(np.float64))
+        root = np.concatenate([ground, bank.root_world[k, 2:3].astype(np.float64)], axis=-1)
+        return poses + root[:, None, :], k
+
+    def _cameras(self, draws: Draws, poses: np.ndarray) -> Camera:
+        sampled = sample_cameras(draws, poses[:, 0], self.config.view)
+        use_rig = draws.bernoulli(self.config.h36m_rig_probability)
+        rig_index = draws.integers(28)
+        if not use_rig.any():
+            return sampled
+        rigs = h36m_rigs()
+        R, t, f, c, k, p = (np.array(getattr(sampled, a)) for a in ("R", "t", "f", "c", "k", "p"))
+        size = np.array(sampled.size)
+        for b in np.flatnonzero(use_rig):
+            rig = rigs[rig_index[b]]
+            R[b], t[b], f[b], c[b], k[b], p[b], size[b] = rig.R, rig.t, rig.f, rig.c, rig.k, rig.p, rig.size
+        return Camera(R, t, f, c, k, p, size, name="synthetic")
+
+    def _crop_affines(self, draws: Draws, uv: np.ndarray) -> np.ndarray:
+        spec = self.config.crop
+        box = square_box(uv, spec.margin)
+        scale = draws.uniform(1.0 - spec.jitter_scale, 1.0 + spec.jitter_scale)
+        shift = draws.uniform(-spec.jitter_shift, spec.jitter_shift, n=2)
+        room = spec.size - spec.input_size
+        offset = np.minimum((draws.uniform(0.0, 1.0, n=2) * (room + 1)).astype(int), room)
+        if self.jitter:
+            box[:, :2] += shift * box[:, 2:3]
+            box[:, 2] *= scale
+        else:
+            offset[:] = room // 2
+        return shift_affine(box_to_affine(box, spec.size), offset[:, 0], offset[:, 1])
+
+    def _as_samples(
+        self, out: Rendered, cameras: Camera, affines: np.ndarray, bank: PoseBank, k: np.ndarray, indices: list[int]
+    ) -> dict[str, np.ndarray]:
+        f32 = np.float32
+        B = len(indices)
+        return {
+            "image": np.ascontiguousarray(out.images.transpose(0, 3, 1, 2)),
+            "pose_cam": out.joints_cam.astype(f32),
+            "pose_rel": to_root_relative(out.joints_cam).astype(f32),
+            "joints_2d": out.joints_2d.astype(f32),
+            "crop_affine": affines.astype(f32),
+            "R": cameras.R.astype(f32),
+            "t": cameras.t.astype(f32),
+            "f": cameras.f.astype(f32),
+            "c": cameras.c.astype(f32),
+            "k": np.broadcast_to(cameras.k, (B, 3)).astype(f32),
+            "p": np.broadcast_to(cameras.p, (B, 2)).astype(f32),
+            "clip": bank.clip[k].astype(np.int64),
+            "activity": bank.activity[k].astype(np.int64),
+            "bank_index": self._bank_rows[k].astype(np.int64),  # row in the whole bank
+            "index": np.asarray(indices, dtype=np.int64),
+        }

@@ -1,0 +1,148 @@
+"""Scenes around the person: procedural clutter, a floor, optional background photos, and the
+photometric finish (colour jitter, blur, sensor noise, JPEG artefacts).
+
+Backgrounds are made not to be trivially separable from the body: a third of their colours are the
+person's own clothing and skin colours, they mix smooth gradients, blotchy noise, boxes, ellipses,
+lines and limb-like vertical posts, and the whole image is jittered, blurred and noised together.
+All parameters are sampled per sample from ``Draws``; the pixels are painted by ``raster`` kernels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pose3d.synth import raster
+from pose3d.synth.body import hsv_colours
+from pose3d.synth.draws import Draws
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+MAX_SHAPES = 12
+BLOTCH_GRID = 6
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    floor_probability: float = 0.7
+    augment: bool = True
+    photo_probability: float = 0.5  # when background photos are given
+    # A constant background colour instead of clutter, floor and photos (for tests and debugging).
+    plain_background: tuple[float, float, float] | None = None
+
+
+def _scene_colours(draws: Draws, palette: np.ndarray) -> np.ndarray:
+    """(B, 3): a muted scene colour, or (a third of the time) one of the person's own colours."""
+    own = palette[np.arange(draws.batch), draws.integers(palette.shape[1])] * draws.uniform(0.8, 1.2)[:, None]
+    muted = hsv_colours(draws.uniform(), 0.7 * draws.uniform() ** 2, draws.uniform(0.12, 0.92))
+    return np.clip(np.where(draws.bernoulli(0.33)[:, None], own, muted), 0.0, 1.0)
+
+
+def paint_clutter(draws: Draws, width: int, height: int, palette: np.ndarray) -> np.ndarray:
+    """(B, H, W, 3) float32 procedural backgrounds; palette (B, K, 3) the people's colours."""
+    B = draws.batch
+    gradient = np.stack([_scene_colours(draws, palette), _scene_colours(draws, palette)], axis=1)
+    angle = draws.uniform(0.0, 2.0 * np.pi)
+    direction = np.stack([np.cos(angle), np.sin(angle)], axis=-1)
+    blotch = draws.uniform(-1.0, 1.0, n=BLOTCH_GRID * BLOTCH_GRID * 3).reshape(B, BLOTCH_GRID, BLOTCH_GRID, 3)
+    amp = draws.uniform(0.03, 0.2)
+    n_shapes = (draws.uniform(2, MAX_SHAPES + 1)).astype(int)
+    scale = max(width, height)
+    shapes = np.zeros((B, MAX_SHAPES, raster.N_SHAPE_FIELDS))
+    for s in range(MAX_SHAPES):
+        kind = 1 + draws.integers(4)
+        shapes[:, s, 0] = np.where(s < n_shapes, kind, raster.SHAPE_NONE)
+        shapes[:, s, 1] = draws.uniform(-0.1, 1.1) * width
+        shapes[:, s, 2] = draws.uniform(-0.1, 1.1) * height
+        size = draws.uniform(0.03, 0.25, n=2) * scale
+        # Lines get a direction vector instead of half-sizes; posts a width.
+        line = draws.uniform(-1.0, 1.0, n=2) * 0.5 * scale
+        shapes[:, s, 3:5] = np.where((kind == raster.SHAPE_LINE)[:, None], line, size)
+        shapes[:, s, 3] = np.where(kind == raster.SHAPE_POST, size[:, 0] * 0.2, shapes[:, s, 3])
+        shapes[:, s, 5] = draws.uniform(0.0, np.pi)
+        shapes[:, s, 6:9] = _scene_colours(draws, palette)
+        shapes[:, s, 9] = draws.uniform(0.005, 0.03) * scale
+    imgs = np.empty((B, height, width, 3), dtype=np.float32)
+    raster.paint_backgrounds(imgs, gradient, direction, blotch, amp, shapes)
+    return imgs
+
+
+@dataclass(frozen=True)
+class Floors:
+    colours: np.ndarray  # (B, 2, 3) the two tile colours
+    tile_mm: np.ndarray  # (B,)
+    max_distance_mm: np.ndarray  # (B,) beyond this the floor fades into the background
+    enabled: np.ndarray  # (B,) bool
+
+
+def sample_floors(draws: Draws, probability: float) -> Floors:
+    base = hsv_colours(draws.uniform(), 0.5 * draws.uniform() ** 2, draws.uniform(0.15, 0.85))
+    other = np.clip(base * draws.uniform(0.6, 1.3)[:, None], 0.0, 1.0)
+    return Floors(
+        colours=np.stack([base, other], axis=1).astype(np.float32),
+        tile_mm=draws.uniform(250.0, 1200.0),
+        max_distance_mm=draws.uniform(8000.0, 30000.0),
+        enabled=draws.bernoulli(probability),
+    )
+
+
+class BackgroundPhotos:
+    """Random windows of the photos in a folder (searched recursively), kept decoded in memory."""
+
+    def __init__(self, folder: str | Path, max_images: int = 200, max_side: int = 1024) -> None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"background folder not found: {folder}")
+        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.images: list[np.ndarray] = []
+        self.unreadable: list[str] = []
+        for path in paths[:max_images]:
+            img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if img is None:
+                self.unreadable.append(str(path))
+                continue
+            s = max_side / max(img.shape[:2])
+            if s < 1:
+                img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+            self.images.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+        if not self.images:
+            raise ValueError(f"no readable images in background folder {folder}")
+
+    def window(self, u: np.ndarray, width: int, height: int) -> np.ndarray:
+        """A window of one photo chosen by 5 uniforms ``u``, as (H, W, 3) float32 in 0..1."""
+        img = self.images[min(int(u[0] * len(self.images)), len(self.images) - 1)]
+        h, w = img.shape[:2]
+        zoom = 0.4 + 0.6 * u[1]
+        cw = max(min(w, int(zoom * min(w, h * width / height))), 1)
+        ch = max(min(h, int(cw * height / width)), 1)
+        x, y = int(u[2] * (w - cw + 1)), int(u[3] * (h - ch + 1))
+        crop = img[y : y + ch, x : x + cw]
+        if u[4] < 0.5:
+            crop = crop[:, ::-1]
+        return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+def finish(imgs: np.ndarray, draws: Draws, augment: bool) -> np.ndarray:
+    """(B, H, W, 3) float32 renders -> uint8 images, with photometric augmentation if ``augment``:
+    blur (40 %), colour jitter, sensor noise (50 %), JPEG artefacts (30 %)."""
+    B = imgs.shape[0]
+    out = np.empty(imgs.shape, dtype=np.uint8)
+    blur = np.where(draws.bernoulli(0.4), draws.uniform(0.3, 1.3), 0.0)
+    contrast, brightness, saturation = draws.uniform(0.7, 1.3), draws.uniform(0.7, 1.3), draws.uniform(0.6, 1.4)
+    gains = draws.uniform(0.9, 1.1, n=3)
+    noise = np.where(draws.bernoulli(0.5), draws.uniform(1.0, 8.0), 0.0)
+    seeds = draws.seeds()
+    jpeg = np.where(draws.bernoulli(0.3), draws.uniform(25, 90).astype(int), 0)
+    if not augment:
+        ones = np.ones(B)
+        raster.finish_images(imgs, out, ones, ones, ones, np.ones((B, 3)), np.zeros(B), seeds)
+        return out
+    for b in np.flatnonzero(blur > 0):
+        imgs[b] = cv2.GaussianBlur(imgs[b], (0, 0), float(blur[b]))
+    raster.finish_images(imgs, out, contrast, brightness, saturation, gains, noise, seeds)
+    for b in np.flatnonzero(jpeg > 0):
+        ok, buf = cv2.imencode(".jpg", out[b], [cv2.IMWRITE_JPEG_QUALITY, int(jpeg[b])])
+        out[b] = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)  # channel order is irrelevant to the codec's artefacts
+    return out

@@ -90,7 +90,7 @@ def write_mocap_tree(root: Path, rng: np.random.Generator) -> Path:
         (folder / "bvh" / f"{name}.bvh").write_text(bvh_text(DAZ_JOINTS, daz_frames(rng, 240), end_sites=FOOT_END_CM))
     (folder / "bvh" / "broken.bvh").write_text("HIERARCHY\nROOT hip\n{\n OFFSET 0 0\n")
     nan_frames = daz_frames(rng, 50)
-    nan_frames[10, 8] = np.nan
+    nan_frames[30, 8] = np.nan
     (folder / "bvh" / "nans.bvh").write_text(bvh_text(DAZ_JOINTS, nan_frames, end_sites=FOOT_END_CM))
     other = [("root", None, (0, 0, 0)), ("spine", "root", (0, 10, 0))]
     (folder / "bvh" / "other_skeleton.bvh").write_text(bvh_text(other, np.zeros((5, 9))))

@@ -1,7 +1,8 @@
 """Build the pose bank from motion capture (../shared/mocap): read, map to H36M17, retarget, thin.
 
 For every clip:
-1. read it (BVH or CMU exp-map text) and run forward kinematics; drop the rest pose in frame 0;
+1. read it (BVH or CMU exp-map text) and run forward kinematics; drop the rest pose in frame 0
+   (and, in BVH files, the frames that blend from it into the recording);
 2. map it onto the 17 Human3.6M joints in a Z-up world in mm (``pose3d.mocap.to_h36m``);
 3. check it: finite values, constant bone lengths, left/right labels agreeing with where the toes
    point; a clip that fails is reported and skipped, the others go on;
@@ -37,6 +38,10 @@ from pose3d.rotations import yaw_to_rotmat
 from pose3d.skeleton import H36M17, bone_lengths, facing_yaw, retarget, s9_bone_lengths, to_root_relative
 
 DEFAULT_MIN_CHANGE_MM = 10.0
+# The BVH conversions blend from their added T-pose (frame 0) into the recorded motion over the
+# next frames: joints jump 30-130 mm per frame there, against 1-10 mm once the recording starts.
+# Those made-up poses are dropped with the T-pose.
+BVH_BLEND_IN_FRAMES = 10
 BONE_LENGTH_TOLERANCE = 0.01  # a clip's bones may vary by 1 % of their mean length (FK rounding)
 # Bones that are one rigid segment in both source skeletons (the torso, neck and collar joints are
 # mapped or derived from several source joints, so their lengths legitimately change).
@@ -143,8 +148,13 @@ def discover_clips(mocap_root: Path) -> tuple[list[ClipSource], dict[str, str]]:
     return clips, problems
 
 
+def first_recorded_frame(clip: ClipSource) -> int:
+    """Index of the first frame of real motion in the file: after the rest pose (and the BVH blend-in)."""
+    return 1 + (BVH_BLEND_IN_FRAMES if clip.kind == "bvh" else 0)
+
+
 def read_clip(clip: ClipSource) -> H36mMotion:
-    """Read one clip and map it to H36M17 (rest pose in frame 0 dropped); MocapError on failure."""
+    """Read one clip and map it to H36M17 (rest pose and BVH blend-in dropped); MocapError on failure."""
     if clip.kind == "bvh":
         motion = read_bvh(clip.path)
         pos, rot = bvh_forward_kinematics(motion)
@@ -157,7 +167,8 @@ def read_clip(clip: ClipSource) -> H36mMotion:
         rows = read_cmu38(clip.path, skeleton)
         pos, rot = cmu38_forward_kinematics(rows, skeleton)
         mapped = cmu38_to_h36m(skeleton, pos, rot)
-    poses, toes = mapped.poses[1:], mapped.toes[1:]
+    first = first_recorded_frame(clip)
+    poses, toes = mapped.poses[first:], mapped.toes[first:]
     if len(poses) < 2:
         raise MocapError(f"{clip.path}: fewer than 2 frames after the rest pose")
     return H36mMotion(poses, toes)
@@ -243,7 +254,7 @@ def build_posebank(
             continue
         report.clips_read += 1
         report.frames_read += len(motion.poses)
-        parts.append(_convert_clip(motion, len(kept_clips), min_change_mm, reference, rng))
+        parts.append(_convert_clip(motion, len(kept_clips), first_recorded_frame(clip), min_change_mm, reference, rng))
         kept_clips.append(clip)
     if not parts:
         raise MocapError(f"{mocap_root}: no readable clip")
@@ -283,7 +294,8 @@ def build_posebank(
 
 
 def _convert_clip(
-    motion: H36mMotion, clip_index: int, min_change_mm: float, reference: np.ndarray, rng: np.random.Generator
+    motion: H36mMotion, clip_index: int, first_frame: int, min_change_mm: float, reference: np.ndarray,
+    rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     poses = motion.poses  # (F, 17, 3) world mm, Z up
     root = poses[:, 0]  # (F, 3)
@@ -310,7 +322,7 @@ def _convert_clip(
         "root_world": root_world.astype(np.float32),
         "yaw": yaw[kept].astype(np.float32),
         "clip": np.full(len(kept), clip_index, dtype=np.int16),
-        "frame": (kept + 1).astype(np.int32),  # frame number in the file (the rest pose was frame 0)
+        "frame": (kept + first_frame).astype(np.int32),  # frame number in the source file
     }
 
 

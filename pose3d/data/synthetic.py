@@ -100,20 +100,32 @@ class SyntheticPoses:
         return [{k: v[i] for k, v in batch.items()} for i in range(len(indices))]
 
     def render_batch(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
-        """Samples ``indices`` as a dict of batched arrays (leading dimension B)."""
+        """Samples ``indices`` as person crops, a dict of batched arrays (leading dimension B)."""
+        draws, poses, k, cameras, looks, affines = self._sample(indices)
+        size = self.config.crop.input_size
+        out = render(poses, cameras, looks, draws, affines, (size, size), self.config.scene, self._photos)
+        return self._as_samples(out, cameras, affines, k, indices)
+
+    def render_full_frames(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
+        """The same samples as whole camera frames (the crop is not applied; ``crop_affine`` still
+        says where it would be). All cameras of the call must share one image size: pass one index
+        at a time to be safe."""
+        draws, poses, k, cameras, looks, affines = self._sample(indices)
+        out = render(poses, cameras, looks, draws, None, None, self.config.scene, self._photos)
+        return self._as_samples(out, cameras, affines, k, indices)
+
+    def _sample(self, indices: Sequence[int]) -> tuple:
         indices = [int(i) for i in indices]
         for i in indices:
             if not 0 <= i < self.length:
                 raise IndexError(f"sample index {i} out of range for a split of length {self.length}")
         bank = self._load()
         draws = Draws.for_samples(self.stream_seed, indices)
-        poses, bank_index = self._place_poses(draws, bank)
+        poses, k = self._place_poses(draws, bank)
         cameras = self._cameras(draws, poses)
         looks = sample_appearances(draws)
         affines = self._crop_affines(draws, cameras.project(poses))
-        size = self.config.crop.input_size
-        out = render(poses, cameras, looks, draws, affines, (size, size), self.config.scene, self._photos)
-        return self._as_samples(out, cameras, affines, bank, bank_index, indices)
+        return draws, poses, k, cameras, looks, affines
 
     def _place_poses(self, draws: Draws, bank: PoseBank) -> tuple[np.ndarray, np.ndarray]:
         """(B, 17, 3) world poses: a random pose of the split, turned to a random heading, pelvis at
@@ -153,10 +165,9 @@ class SyntheticPoses:
             offset[:] = room // 2
         return shift_affine(box_to_affine(box, spec.size), offset[:, 0], offset[:, 1])
 
-    def _as_samples(
-        self, out: Rendered, cameras: Camera, affines: np.ndarray, bank: PoseBank, k: np.ndarray, indices: list[int]
-    ) -> dict[str, np.ndarray]:
+    def _as_samples(self, out: Rendered, cameras: Camera, affines: np.ndarray, k: np.ndarray, indices: Sequence[int]) -> dict[str, np.ndarray]:
         f32 = np.float32
+        bank = self._split_bank
         B = len(indices)
         return {
             "image": np.ascontiguousarray(out.images.transpose(0, 3, 1, 2)),

@@ -1,0 +1,136 @@
+"""Benchmark the synthetic data engine: rendered training crops per second, per process.
+
+    python benchmarks/bench_synth.py [--quick]
+
+Every figure is set against references measured in the same run, on the same machine:
+- the real-data crop: cutting a 128 x 128 crop out of a decoded 1000 x 1000 frame (cv2.warpAffine),
+  what the Human3.6M path costs per sample;
+- one training step of the paper's CNN per image, estimated as 3 x 0.63 GFLOP (forward + backward)
+  at the fp32 matrix-multiply rate measured now (NumPy/BLAS, all cores): the target is that rendering
+  costs under a tenth of it.
+Writes benchmarks/results/synth-<host>-<date>.json and .md and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pose3d.crop import CropSpec
+from pose3d.data.synthetic import SynthConfig, SyntheticPoses
+
+CNN_GFLOP_PER_IMAGE = 0.63  # the paper's CNN, forward pass (measured for this project)
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def best_of(fn, repeats: int) -> float:
+    """The fastest of ``repeats`` timings of fn() in seconds (least disturbed by other load)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).random((n, n), dtype=np.float32)
+    a @ b
+    return 2 * n**3 / best_of(lambda: a @ b, repeats) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (about 20 s)")
+    parser.add_argument("--batch", type=int, default=64)
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 8
+
+    def render_time(crop: CropSpec) -> float:
+        ds = SyntheticPoses(SynthConfig(split="train", seed=0, crop=crop))
+        ds.render_batch(range(args.batch))  # compile the kernels, load the bank
+        start = [args.batch]
+
+        def render_once():
+            ds.render_batch(range(start[0], start[0] + args.batch))
+            start[0] += args.batch
+
+        return best_of(render_once, repeats) / args.batch
+
+    synth128_s = render_time(CropSpec(size=128, input_size=128))
+    synth_s = render_time(CropSpec())
+
+    frame = np.random.default_rng(0).integers(0, 256, size=(1000, 1000, 3), dtype=np.uint8)
+    A = np.array([[0.3, 0.0, -100.0], [0.0, 0.3, -80.0]])
+    real_s = best_of(lambda: [cv2.warpAffine(frame, A, (128, 128)) for _ in range(200)], repeats) / 200
+
+    gflops = matmul_gflops()
+    step_s = 3 * CNN_GFLOP_PER_IMAGE / gflops
+
+    rows = [
+        ("synthetic crop (render, 128 x 128, batch %d)" % args.batch, synth128_s),
+        ("synthetic crop (render, 112 x 112 network input, batch %d)" % args.batch, synth_s),
+        ("real-data crop (warpAffine 1000^2 -> 128^2)", real_s),
+        ("CNN training step per image (3 x 0.63 GFLOP at %.0f GFLOP/s)" % gflops, step_s),
+    ]
+    result = {
+        "date": dt.date.today().isoformat(),
+        "machine": {
+            "host": socket.gethostname(),
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "numpy": np.__version__,
+            "opencv": cv2.__version__,
+        },
+        "batch": args.batch,
+        "synthetic_crops_128_per_s": 1.0 / synth128_s,
+        "synthetic_crops_112_per_s": 1.0 / synth_s,
+        "real_crops_per_s": 1.0 / real_s,
+        "fp32_matmul_gflops": gflops,
+        "render_over_real_crop": synth_s / real_s,
+        "render_over_training_step": synth_s / step_s,
+    }
+    lines = [
+        f"Synthetic data engine, {result['date']}, {result['machine']['cores']} cores ({result['machine']['cpu']}), one process",
+        "",
+        "| what | ms per image | per second |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {1000 * s:.3f} | {1 / s:,.0f} |" for name, s in rows]
+    lines += [
+        "",
+        f"Rendering a 128 x 128 crop: {1 / synth128_s:,.0f} crops/s (target: at least 1,000). Rendering the 112 x 112 "
+        f"network input costs {synth_s / real_s:.1f}x a real-data crop and {synth_s / step_s:.2f}x a CNN training step "
+        "per image (target: under 0.1).",
+    ]
+    table = "\n".join(lines)
+    print(table)
+    RESULTS.mkdir(exist_ok=True)
+    stem = RESULTS / f"synth-{socket.gethostname()}-{result['date']}"
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    stem.with_suffix(".md").write_text(table + "\n")
+    print(f"\nwrote {stem}.json and .md")
+
+
+if __name__ == "__main__":
+    main()

@@ -178,3 +178,31 @@ def test_dataloader_workers_are_deterministic():
     assert len(one) == 3
     for a, b in zip(one, two):
         assert torch.equal(a, b)
+
+
+def test_background_photos_fill_the_scene(tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    cv2.imwrite(str(folder / "a.png"), np.full((60, 80, 3), (30, 200, 10), dtype=np.uint8))  # BGR
+    cv2.imwrite(str(folder / "sub" / "b.jpg"), np.full((90, 50, 3), (30, 200, 10), dtype=np.uint8))
+    (folder / "broken.png").write_bytes(b"not a png")
+    from pose3d.synth.scene import BackgroundPhotos
+
+    photos = BackgroundPhotos(folder)
+    assert len(photos.images) == 2 and photos.unreadable == [str(folder / "broken.png")]
+    scene = SceneSpec(floor_probability=0.0, augment=False, photo_probability=1.0)
+    ds = SyntheticPoses(SynthConfig(split="val", length=4, scene=scene, background_dir=str(folder)))
+    out = ds.render_batch(range(4))
+    image = out["image"].transpose(0, 2, 3, 1).reshape(-1, 3).astype(int)
+    photo_like = (np.abs(image - [10, 200, 30]) <= 3).all(-1).mean()
+    assert photo_like > 0.4  # the background is the photo wherever the person is not
+
+
+def test_background_folder_errors_name_the_folder(tmp_path):
+    from pose3d.synth.scene import BackgroundPhotos
+
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        BackgroundPhotos(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty"):
+        BackgroundPhotos(tmp_path / "empty")

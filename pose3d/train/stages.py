@@ -1,0 +1,239 @@
+"""The four training stages of the method and its baseline, on the embedded synthetic data.
+
+(a) ``prior``: the denoising autoencoder on pose-bank poses seen from random cameras;
+(b) ``latent``: the CNN regresses the prior's latent code of each training pose;
+(c) ``finetune``: the CNN and the prior's decoder, stacked, trained end to end on the 3D pose;
+``direct``: the same CNN regressing the pose directly, with the budget of (b) and (c) together.
+Every image stage also trains the small 2D-joint head (``loss_2d_weight``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pose3d.data.posebank import SPLITS, load_posebank
+from pose3d.data.synthetic import SynthConfig, SyntheticPoses
+from pose3d.evaluate import evaluate, summary_line
+from pose3d.metrics import mpjpe
+from pose3d.models.cnn import crop_to_unit
+from pose3d.models.codec import ImageCodec, PoseCodec
+from pose3d.models.prior import PoseAutoencoder
+from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
+from pose3d.rotations import yaw_to_rotmat
+from pose3d.skeleton import to_root_relative
+from pose3d.synth.cameras import sample_cameras
+from pose3d.synth.draws import Draws
+from pose3d.train.checkpoint import load_model, read_checkpoint
+from pose3d.train.config import STAGES, TrainConfig, config_to_dict
+from pose3d.train.loop import Processes, Stage, step_seed, train_stage
+
+POSE = PoseCodec()
+IMAGE = ImageCodec()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True where the CPU has bf16 matrix instructions (AMX or AVX512-BF16); elsewhere bf16 autocast
+    was measured slower than fp32 (this project's 2-core Xeon: 22 vs 36 images/s)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+class Context:
+    """What the stages of one run share: config, processes, data, device settings."""
+
+    def __init__(self, config: TrainConfig, procs: Processes) -> None:
+        self.config = config
+        self.procs = procs
+        self.out_dir = Path(config.out_dir)
+        self.bf16 = cpu_has_fast_bf16() if config.bf16 is None else config.bf16
+        self._train_data: SyntheticPoses | None = None
+        self._val: dict[str, np.ndarray] | None = None
+        self._bank = None
+
+    @property
+    def bank(self):
+        if self._bank is None:
+            self._bank = load_posebank()
+        return self._bank
+
+    @property
+    def train_data(self) -> SyntheticPoses:
+        if self._train_data is None:
+            self._train_data = SyntheticPoses(SynthConfig(split="train", seed=self.config.seed, crop=replace(
+                SynthConfig().crop, input_size=self.config.cnn.input_size)), bank=self.bank)
+        return self._train_data
+
+    def val_samples(self) -> dict[str, np.ndarray]:
+        """The fixed validation crops, rendered once."""
+        if self._val is None:
+            ds = SyntheticPoses(SynthConfig(split="val", seed=self.config.seed, length=self.config.val_samples,
+                                            crop=replace(SynthConfig().crop, input_size=self.config.cnn.input_size)),
+                                bank=self.bank)
+            parts = [ds.render_batch(range(lo, min(lo + 250, len(ds)))) for lo in range(0, len(ds), 250)]
+            self._val = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return self._val
+
+    def images(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, torch.Tensor]:
+        """This process's part of step ``step``'s global batch of training crops, as tensors."""
+        first = step * batch_size + offset
+        batch = self.train_data.render_batch(range(first, first + size))
+        x = IMAGE.encode(torch.from_numpy(batch["image"]))
+        if self.config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return {
+            "x": x,
+            "pose": POSE.encode(torch.from_numpy(batch["pose_rel"])),
+            "joints": crop_to_unit(torch.from_numpy(batch["joints_2d"]), self.config.cnn.input_size),
+        }
+
+    def autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
+
+    def prepare(self, model: nn.Module) -> nn.Module:
+        return model.to(memory_format=torch.channels_last) if self.config.channels_last else model
+
+
+# -- (a) the pose prior ---------------------------------------------------------------------------
+
+
+def prior_poses(ctx: Context, split: str, step: int, count: int) -> torch.Tensor:
+    """(count, 51) root-relative pose vectors of a split, each seen from a random camera; fixed by
+    (seed, split, step)."""
+    bank = ctx.bank.select(split=split)
+    rng = np.random.default_rng([ctx.config.seed, SPLITS.index(split), step])
+    k = rng.integers(len(bank), size=count)
+    yaw = rng.uniform(0, 2 * np.pi, size=count)
+    world = np.einsum("bij,bkj->bki", yaw_to_rotmat(yaw), bank.poses[k].astype(np.float64))
+    world[..., 2] += bank.root_world[k, 2:3]
+    cams = sample_cameras(Draws.from_rng(rng, count), world[:, 0])
+    pose_cam = to_root_relative(cams.world_to_camera(world))
+    return POSE.encode(torch.from_numpy(pose_cam).float())
+
+
+def prior_stage(ctx: Context) -> Stage:
+    cfg = ctx.config
+    model = PoseAutoencoder(cfg.prior)
+    batch = cfg.prior_stage.batch_size
+    noise = cfg.prior.noise_mm / POSE.scale_mm
+    val_clean = prior_poses(ctx, "val", 0, 2000)
+    val_noisy = val_clean + noise * torch.randn(val_clean.shape, generator=torch.Generator().manual_seed(cfg.seed))
+
+    def loss(m: nn.Module, step: int, offset: int, size: int) -> tuple[torch.Tensor, dict[str, float]]:
+        # The whole global batch and its noise are fixed by the step, whatever the number of processes.
+        clean = prior_poses(ctx, "train", step, batch)
+        gen = torch.Generator().manual_seed(step_seed(cfg.seed, "prior-noise", step))
+        noisy = (clean + noise * torch.randn(clean.shape, generator=gen))[offset : offset + size]
+        clean = clean[offset : offset + size]
+        value = F.mse_loss(m(noisy), clean)
+        if cfg.prior.contractive > 0:
+            value = value + cfg.prior.contractive * model.contractive_penalty(noisy)
+        return value, {}
+
+    @torch.no_grad()
+    def validate(m: nn.Module) -> dict[str, float]:
+        m.eval()
+        err = lambda a, b: float(mpjpe(POSE.decode(a), POSE.decode(b)).mean())  # noqa: E731
+        noisy_err = err(val_noisy, val_clean)
+        denoised_err = err(m(val_noisy), val_clean)
+        return {"reconstruction_mm": err(m(val_clean), val_clean), "noisy_input_mm": noisy_err,
+                "denoised_mm": denoised_err, "denoising_gain": 1.0 - denoised_err / noisy_err}
+
+    return Stage("prior", "prior", model, list(model.parameters()), loss, validate)
+
+
+# -- (b), (c) and the baseline: the image stages --------------------------------------------------
+
+
+def image_stage(ctx: Context, name: str, kind: str, model: nn.Module, parameters: Sequence[nn.Parameter],
+                target: Callable[[dict[str, torch.Tensor]], torch.Tensor], output: int) -> Stage:
+    """An image stage: output ``output`` of the model (0 pose, 2 code) regresses ``target(batch)``."""
+    cfg = ctx.config
+    stage_cfg = cfg.stage(name)
+    model = ctx.prepare(model)
+
+    def loss(m: nn.Module, step: int, offset: int, size: int) -> tuple[torch.Tensor, dict[str, float]]:
+        batch = ctx.images(step, stage_cfg.batch_size, offset, size)
+        with ctx.autocast():
+            outputs = m(batch["x"])
+        main = F.mse_loss(outputs[output].float(), target(batch))
+        loss_2d = F.mse_loss(outputs[1].float(), batch["joints"])
+        with torch.no_grad():
+            err = float(mpjpe(POSE.decode(outputs[0].float()), POSE.decode(batch["pose"])).mean())
+        return main + cfg.loss_2d_weight * loss_2d, {"main": main.item(), "loss_2d": loss_2d.item(), "train_mpjpe_mm": err}
+
+    def validate(m: nn.Module) -> dict[str, float]:
+        result = evaluate(m, ctx.val_samples(), ctx.bank.activity_names)
+        return summary_line(result.table)
+
+    return Stage(name, kind, model, list(parameters), loss, validate)
+
+
+def latent_stage(ctx: Context) -> Stage:
+    prior, _, _ = load_model(ctx.out_dir / "prior.pt")
+    model = StructuredPoseNet(prior, ctx.config.cnn)
+    for p in model.decoder.parameters():
+        p.requires_grad_(False)
+
+    @torch.no_grad()
+    def code(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model.decoder.encode(batch["pose"])
+
+    return image_stage(ctx, "latent", "structured", model, model.cnn.parameters(), code, output=2)
+
+
+def finetune_stage(ctx: Context) -> Stage:
+    model, _, _ = load_model(ctx.out_dir / "latent.pt")
+    model.train()
+    # The whole stack learns the pose; the prior's encoder takes no part in it.
+    for n, p in model.named_parameters():
+        p.requires_grad_(not n.startswith("decoder.encoder"))
+    params = [p for p in model.parameters() if p.requires_grad]
+    return image_stage(ctx, "finetune", "structured", model, params, lambda b: b["pose"], output=0)
+
+
+def direct_stage(ctx: Context) -> Stage:
+    model = DirectPoseNet(ctx.config.prior.input_dim, ctx.config.cnn)
+    return image_stage(ctx, "direct", "direct", model, model.parameters(), lambda b: b["pose"], output=0)
+
+
+def read_step(path: Path) -> int:
+    return int(read_checkpoint(path)["step"]) if path.exists() else 0
+
+
+BUILDERS = {"prior": prior_stage, "latent": latent_stage, "finetune": finetune_stage, "direct": direct_stage}
+NEEDS = {"latent": "prior", "finetune": "latent"}
+
+
+def run(
+    config: TrainConfig, stages: Sequence[str], progress: bool = True, max_steps: int | None = None
+) -> dict[str, dict[str, float]]:
+    """Train ``stages`` in order (each resumes or skips if its checkpoint is there); with
+    ``max_steps``, each stage stops after that many steps of this call (run again to go on).
+    Returns each stage's last validation metrics."""
+    for name in stages:
+        if name not in STAGES:
+            raise ValueError(f"unknown stage {name!r}; choose from {STAGES}")
+    procs = Processes.from_env()
+    ctx = Context(config, procs)
+    results: dict[str, Any] = {}
+    for name in stages:
+        need = NEEDS.get(name)
+        if need and not (ctx.out_dir / f"{need}.pt").exists():
+            raise FileNotFoundError(f"stage {name!r} needs {ctx.out_dir / (need + '.pt')}: train stage {need!r} first")
+        torch.manual_seed(step_seed(config.seed, name, -1))  # the initial weights, fixed by the seed
+        stage = BUILDERS[name](ctx)
+        results[name] = train_stage(stage, config.stage(name), ctx.out_dir, config_to_dict(config), config.seed, procs,
+                                    progress, max_steps)
+        if max_steps is not None and read_step(ctx.out_dir / f"{name}.pt") < config.stage(name).steps:
+            break  # the next stage needs this one finished
+    return results

@@ -1,0 +1,123 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from pose3d.cli.eval import main as eval_main
+from pose3d.cli.train import main as train_main
+from pose3d.train.checkpoint import load_model, read_checkpoint
+from pose3d.train.config import load_config
+from pose3d.train.stages import run
+
+TINY = [
+    "prior.hidden=(64,)", "cnn.channels=(4,8,8)", "cnn.fc=(16,16,16)", "cnn.hidden_2d=16", "val_samples=16",
+    "prior_stage.steps=60", "prior_stage.batch_size=32", "prior_stage.val_every=30", "prior_stage.checkpoint_every=30",
+    "latent_stage.steps=6", "latent_stage.batch_size=8", "latent_stage.val_every=3", "latent_stage.checkpoint_every=3",
+    "finetune_stage.steps=4", "finetune_stage.batch_size=8", "finetune_stage.val_every=2", "finetune_stage.checkpoint_every=2",
+    "direct_stage.steps=6", "direct_stage.batch_size=8", "direct_stage.val_every=3", "direct_stage.checkpoint_every=3",
+]
+
+
+def tiny(tmp_path, *extra):
+    return load_config(overrides=TINY + [f"out_dir={tmp_path}", *extra])
+
+
+def losses(out_dir, stage):
+    records = [json.loads(l) for l in (out_dir / "log.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in records if r["stage"] == stage and "loss" in r]
+
+
+def test_prior_trains_and_denoises(tmp_path):
+    result = run(tiny(tmp_path, "prior.hidden=(256,)", "prior_stage.batch_size=128", "prior_stage.steps=400",
+                      "prior_stage.val_every=400"), ["prior"], progress=False)
+    metrics = result["prior"]
+    curve = losses(tmp_path, "prior")
+    assert curve[-1] < 0.5 * curve[0]
+    assert metrics["denoised_mm"] < metrics["noisy_input_mm"]  # the prior removes part of the noise
+    assert metrics["reconstruction_mm"] < 80
+
+
+def test_every_stage_resumes_exactly(tmp_path):
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    run(tiny(straight), ["prior", "latent", "finetune", "direct"], progress=False)
+    # The same run, interrupted part way through every stage and started again.
+    for _ in range(3):
+        run(tiny(stopped), ["prior", "latent", "finetune", "direct"], progress=False, max_steps=25)
+    run(tiny(stopped), ["prior", "latent", "finetune", "direct"], progress=False, max_steps=2)
+    run(tiny(stopped), ["prior", "latent", "finetune", "direct"], progress=False, max_steps=2)
+    run(tiny(stopped), ["prior", "latent", "finetune", "direct"], progress=False)
+    for stage in ("prior", "latent", "finetune", "direct"):
+        a = read_checkpoint(straight / f"{stage}.pt")
+        b = read_checkpoint(stopped / f"{stage}.pt")
+        assert a["step"] == b["step"]
+        for k in a["model"]:
+            torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=0, msg=f"{stage}: {k}")
+    # A finished stage is not trained again.
+    before = (straight / "direct.pt").stat().st_mtime_ns
+    run(tiny(straight), ["direct"], progress=False)
+    assert (straight / "direct.pt").stat().st_mtime_ns == before
+
+
+def test_image_stages_lower_their_loss(tmp_path):
+    run(tiny(tmp_path, "latent_stage.steps=40", "latent_stage.val_every=40", "latent_stage.lr=0.002"),
+        ["prior", "latent"], progress=False)
+    curve = losses(tmp_path, "latent")
+    assert sum(curve[-3:]) / 3 < curve[0]
+    model, config, info = load_model(tmp_path / "latent.pt")
+    assert info["kind"] == "structured" and config.cnn.channels == (4, 8, 8)
+
+
+def test_stage_order_and_bad_settings_are_reported(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(train_main, ["--stage", "finetune", "--out", str(tmp_path / "x"), "--quiet"])
+    assert r.exit_code == 1 and "latent.pt" in r.output
+    r = runner.invoke(train_main, ["--set", "latent_stage.stpes=3", "--out", str(tmp_path / "y")])
+    assert r.exit_code == 2 and "stpes" in r.output
+    (tmp_path / "bad.toml").write_text("seed = [")
+    r = runner.invoke(train_main, ["--config", str(tmp_path / "bad.toml")])
+    assert r.exit_code == 2 and "bad.toml" in r.output
+
+
+@pytest.mark.slow
+def test_train_then_eval_from_the_command_line(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text('val_samples = 16\n[prior]\nhidden = [64]\n[cnn]\nchannels = [4, 8, 8]\nfc = [16, 16, 16]\n')
+    args = ["--config", str(config), "--stage", "ablation", "--out", str(tmp_path / "run"), "--quiet"]
+    for item in TINY[5:]:
+        args += ["--set", item]
+    r = CliRunner().invoke(train_main, args)
+    assert r.exit_code == 0, r.output
+    assert "finetune: MPJPE" in r.output and "direct: MPJPE" in r.output
+    r = CliRunner().invoke(eval_main, [str(tmp_path / "run" / "finetune.pt"), "--samples", "24", "--flip", "--report"])
+    assert r.exit_code == 0, r.output
+    table = json.loads((tmp_path / "run" / "finetune_test_flip.json").read_text())
+    assert table["samples"] == 24 and table["flip"] and "MPJPE" in table["mean_over_groups"]
+    assert (tmp_path / "run" / "finetune_test_flip.png").exists()
+    r = CliRunner().invoke(eval_main, [str(tmp_path / "run" / "prior.pt")])
+    assert r.exit_code == 1 and "prior alone" in r.output
+
+
+@pytest.mark.slow
+def test_two_process_data_parallel_training_matches_one_process(tmp_path):
+    if shutil.which("torchrun") is None:
+        pytest.skip("torchrun is not on PATH")
+    single, double = tmp_path / "single", tmp_path / "double"
+    run(tiny(single, "prior_stage.steps=20"), ["prior"], progress=False)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = [*sum((["--set", s] for s in TINY + ["prior_stage.steps=20"]), []), "--out", str(double), "--quiet"]
+    cmd = ["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "pose3d.cli.train", "--stage", "prior", *args]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    a, b = read_checkpoint(single / "prior.pt"), read_checkpoint(double / "prior.pt")
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-4, atol=1e-5)
+    # An image stage runs data parallel too (its batch norm sees each process's half batch).
+    cmd[cmd.index("prior")] = "latent"
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert read_checkpoint(double / "latent.pt")["step"] == 6

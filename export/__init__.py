@@ -1,5 +1,8 @@
-"""pose3d_export: the fine-tuned CNN + decoder to ONNX (installed from the repository's ``export/``).
+"""pose3d_export: a trained checkpoint -> one ONNX graph for the runtime (installed from ``export/``).
 
-The ``pose3d-export`` command arrives with the export issue; this package holds its place in the
-layout so that the import name is fixed from the start.
+- ``fold``: the inference network with what can be folded, folded (batch norm into the first fully
+  connected layer; the CNN's latent output layer and the prior's linear decoder into one matrix)
+- ``onnx_export``: writes the graph with its metadata, checks it against PyTorch on rendered test
+  crops, and makes the reduced-precision variants
+- ``cli``: ``pose3d-export CHECKPOINT -o model.onnx``
 """

@@ -10,6 +10,23 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+# A training config small enough to run every stage in seconds (tests of training and export).
+TINY = [
+    "prior.hidden=(64,)", "cnn.channels=(4,8,8)", "cnn.fc=(16,16,16)", "cnn.hidden_2d=16", "val_samples=16",
+    "prior_stage.steps=60", "prior_stage.batch_size=32", "prior_stage.val_every=30", "prior_stage.checkpoint_every=30",
+    "latent_stage.steps=6", "latent_stage.batch_size=8", "latent_stage.val_every=3", "latent_stage.checkpoint_every=3",
+    "finetune_stage.steps=4", "finetune_stage.batch_size=8", "finetune_stage.val_every=2", "finetune_stage.checkpoint_every=2",
+    "direct_stage.steps=6", "direct_stage.batch_size=8", "direct_stage.val_every=3", "direct_stage.checkpoint_every=3",
+]
+
+
+def tiny(tmp_path, *extra):
+    from pose3d.train.config import load_config
+
+    return load_config(overrides=TINY + [f"out_dir={tmp_path}", *extra])
+
+
+
 @pytest.fixture
 def shared_mocap() -> Path:
     path = SHARED / "mocap"

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from pose3d.camera import (
-    Camera, camera_to_world, distort, h36m_camera, in_front, load_h36m_cameras, pixel_to_ray, project,
+    Camera, camera_to_world, distort, h36m_camera, in_front, load_h36m_cameras, project,
     undistort, world_to_camera,
 )
 from conftest import random_rotation

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from pose3d.models.cnn import CNNConfig, PaperCNN, crop_to_unit, flops_per_image, unit_to_crop
+from pose3d.models.cnn import PaperCNN, crop_to_unit, flops_per_image, unit_to_crop
 from pose3d.models.prior import PoseAutoencoder, PriorConfig
 from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 

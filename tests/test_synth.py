@@ -7,7 +7,7 @@ from pose3d.crop import CropSpec, apply_affine, person_crop_affine
 from pose3d.data.posebank import load_posebank
 from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 from pose3d.synth import raster
-from pose3d.synth.body import N_CAPSULES, sample_appearances
+from pose3d.synth.body import sample_appearances
 from pose3d.synth.cameras import ViewSpec, look_at, sample_cameras
 from pose3d.synth.draws import Draws
 from pose3d.synth.render import DegenerateView, render

@@ -2,7 +2,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -11,21 +10,8 @@ from click.testing import CliRunner
 from pose3d.cli.eval import main as eval_main
 from pose3d.cli.train import main as train_main
 from pose3d.train.checkpoint import load_model, read_checkpoint
-from pose3d.train.config import load_config
 from pose3d.train.stages import run
-
-TINY = [
-    "prior.hidden=(64,)", "cnn.channels=(4,8,8)", "cnn.fc=(16,16,16)", "cnn.hidden_2d=16", "val_samples=16",
-    "prior_stage.steps=60", "prior_stage.batch_size=32", "prior_stage.val_every=30", "prior_stage.checkpoint_every=30",
-    "latent_stage.steps=6", "latent_stage.batch_size=8", "latent_stage.val_every=3", "latent_stage.checkpoint_every=3",
-    "finetune_stage.steps=4", "finetune_stage.batch_size=8", "finetune_stage.val_every=2", "finetune_stage.checkpoint_every=2",
-    "direct_stage.steps=6", "direct_stage.batch_size=8", "direct_stage.val_every=3", "direct_stage.checkpoint_every=3",
-]
-
-
-def tiny(tmp_path, *extra):
-    return load_config(overrides=TINY + [f"out_dir={tmp_path}", *extra])
-
+from conftest import TINY, tiny
 
 def losses(out_dir, stage):
     records = [json.loads(l) for l in (out_dir / "log.jsonl").read_text().splitlines()]
@@ -40,6 +26,7 @@ def test_prior_trains_and_denoises(tmp_path):
     assert curve[-1] < 0.5 * curve[0]
     assert metrics["denoised_mm"] < metrics["noisy_input_mm"]  # the prior removes part of the noise
     assert metrics["reconstruction_mm"] < 80
+    assert (tmp_path / "log.png").stat().st_size > 1000  # the log's picture, redrawn at each validation
 
 
 def test_every_stage_resumes_exactly(tmp_path):

@@ -61,6 +61,8 @@ class SyntheticPoses:
     def __init__(self, config: SynthConfig = SynthConfig(), bank: PoseBank | None = None) -> None:
         self.config = config
         self._bank = bank
+        self._split_bank: PoseBank | None = None
+        self._bank_rows: np.ndarray | None = None
         self._photos: BackgroundPhotos | None = None
         self.length = config.length if config.length is not None else DEFAULT_LENGTH[config.split]
         self.jitter = config.split == "train" if config.jitter is None else config.jitter
@@ -73,7 +75,7 @@ class SyntheticPoses:
         return self._load()
 
     def _load(self) -> PoseBank:
-        if getattr(self, "_split_bank", None) is None:
+        if self._split_bank is None:
             bank = self._bank if self._bank is not None else load_posebank()
             self._bank_rows = np.flatnonzero(bank.split == SPLITS.index(self.config.split))
             self._split_bank = bank.subset(self._bank_rows)
@@ -139,11 +141,11 @@ class SyntheticPoses:
 
     def _cameras(self, draws: Draws, poses: np.ndarray) -> Camera:
         sampled = sample_cameras(draws, poses[:, 0], self.config.view)
+        rigs = h36m_rigs()
         use_rig = draws.bernoulli(self.config.h36m_rig_probability)
-        rig_index = draws.integers(28)
+        rig_index = draws.integers(len(rigs))
         if not use_rig.any():
             return sampled
-        rigs = h36m_rigs()
         R, t, f, c, k, p = (np.array(getattr(sampled, a)) for a in ("R", "t", "f", "c", "k", "p"))
         size = np.array(sampled.size)
         for b in np.flatnonzero(use_rig):

@@ -8,6 +8,7 @@ lengths and image sizes of real rigs, a small roll, off-centre framing and mild 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -84,6 +85,7 @@ def sample_cameras(draws: Draws, targets: np.ndarray, spec: ViewSpec = ViewSpec(
     )
 
 
+@lru_cache(maxsize=1)
 def h36m_rigs() -> tuple[Camera, ...]:
     """The 28 real Human3.6M cameras (7 subjects x 4), for views like the dataset's."""
     return tuple(cam for four in load_h36m_cameras().values() for cam in four)

@@ -26,6 +26,7 @@ from torch import nn
 
 from pose3d.train.checkpoint import read_checkpoint, save_checkpoint
 from pose3d.train.config import StageConfig
+from pose3d.viz.training import plot_log
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def train_stage(
                 metrics = stage.validate(stage.model)
                 stage.model.train()
                 log.write({"stage": stage.name, "step": done, "val": metrics})
+                plot_log(log.path, out_dir / "log.png")
                 if bar is not None:
                     bar.write(f"{stage.name} step {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         if done % cfg.checkpoint_every == 0 or done in (cfg.steps, stop):

@@ -1,0 +1,33 @@
+"""pose3d-export: a trained checkpoint to ONNX, verified against PyTorch.
+
+    pose3d-export runs/default/finetune.pt -o model.onnx [--fp16] [--int8]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command(help="Export a trained image model (finetune or direct checkpoint) to ONNX and verify it.")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--samples", type=click.IntRange(1, 10_000), default=64, show_default=True,
+              help="Rendered test crops to verify on.")
+@click.option("--tolerance-mm", type=click.FloatRange(min=0), default=0.5, show_default=True)
+@click.option("--fp16", is_flag=True, help="Also write a float16 variant (*.fp16.onnx).")
+@click.option("--int8", is_flag=True, help="Also write an int8 variant of the fully connected layers (*.int8.onnx).")
+def main(checkpoint: Path, output: Path, samples: int, tolerance_mm: float, fp16: bool, int8: bool) -> None:
+    from pose3d_export.onnx_export import VerificationError, export
+
+    try:
+        checks = export(checkpoint, output, samples=samples, tolerance_mm=tolerance_mm, fp16=fp16, int8=int8)
+    except (ValueError, VerificationError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"verified on {samples} rendered test crops against PyTorch:")
+    click.echo("| variant | file | MB | max error vs PyTorch (mm) | (px) | MPJPE vs truth (mm) | change (mm) |")
+    click.echo("|---|---|---|---|---|---|---|")
+    for c in checks:
+        click.echo(f"| {c.name} | {c.path} | {c.size_mb:.1f} | {c.max_pose_error_mm:.4f} | {c.max_joint2d_error_px:.4f} | "
+                   f"{c.mpjpe_vs_truth_mm:.1f} | {c.mpjpe_change_mm:+.2f} |")

@@ -1,0 +1,71 @@
+"""The network the runtime runs: normalised crops in, millimetres and pixels out, folded.
+
+``InferenceNet`` takes (B, 3, S, S) normalised crops and returns the root-relative 3D pose (B, 17, 3)
+in mm (camera frame) and the 2D joints (B, 17, 2) in crop pixels. Two folds shrink it without
+changing what it computes:
+- the batch norm after the last pooling is an affine map per channel, folded into the first fully
+  connected layer that reads its output;
+- in the structured model the CNN's linear output (4096 -> latent code) and the prior's linear decoder
+  (latent -> 51) are one matrix (4096 -> 51), which drops the 2000-wide layer from the graph.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from pose3d.models.cnn import PaperCNN, unit_to_crop
+from pose3d.models.codec import PoseCodec
+from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
+
+
+def _fold_batchnorm_into_linear(bn: nn.BatchNorm2d, linear: nn.Linear, spatial: int) -> nn.Linear:
+    """Linear(flatten(bn(x))) as one Linear(flatten(x)); flatten order is (C, H, W)."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # (C,)
+    shift = bn.bias - bn.running_mean * scale
+    scale_in = scale.repeat_interleave(spatial)  # (C * H * W,)
+    shift_in = shift.repeat_interleave(spatial)
+    folded = nn.Linear(linear.in_features, linear.out_features)
+    with torch.no_grad():
+        folded.weight.copy_(linear.weight * scale_in[None, :])
+        folded.bias.copy_(linear.bias + linear.weight @ shift_in)
+    return folded
+
+
+class InferenceNet(nn.Module):
+    def __init__(self, model: StructuredPoseNet | DirectPoseNet, pose_codec: PoseCodec = PoseCodec()) -> None:
+        super().__init__()
+        cnn: PaperCNN = model.cnn
+        self.input_size = cnn.config.input_size
+        self.scale_mm = pose_codec.scale_mm
+        layers = list(cnn.features)
+        bn = layers[-1]
+        if not isinstance(bn, nn.BatchNorm2d):
+            raise ValueError("expected the CNN features to end with batch norm")
+        self.features = nn.Sequential(*copy.deepcopy(layers[:-1]))
+        side = cnn.feature_dim // bn.num_features
+        head = copy.deepcopy(list(cnn.head))
+        head[0] = _fold_batchnorm_into_linear(bn, head[0], side)
+        self.head = nn.Sequential(*[m for m in head if not isinstance(m, nn.Dropout)])
+        head_2d = copy.deepcopy(list(cnn.head_2d))
+        head_2d[0] = _fold_batchnorm_into_linear(bn, head_2d[0], side)
+        self.head_2d = nn.Sequential(*head_2d)
+        out = cnn.out
+        self.out = nn.Linear(out.in_features, pose_codec.dim)
+        with torch.no_grad():
+            if isinstance(model, StructuredPoseNet):
+                W, b = model.decoder.decoder_affine()  # (51, latent), (51,)
+                self.out.weight.copy_(W @ out.weight)
+                self.out.bias.copy_(W @ out.bias + b)
+            else:
+                self.out.load_state_dict(out.state_dict())
+        self.eval()
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.features(image).flatten(1)  # (B, C*H*W)
+        pose = self.out(self.head(f)).unflatten(-1, (-1, 3)) * self.scale_mm  # (B, J, 3) mm
+        pose = pose - pose[:, :1]
+        joints = unit_to_crop(self.head_2d(f).unflatten(-1, (-1, 2)), self.input_size)  # (B, J, 2) px
+        return pose, joints

@@ -1,0 +1,66 @@
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from click.testing import CliRunner
+
+from pose3d.evaluate import predict
+from pose3d.models.codec import ImageCodec
+from pose3d.train.checkpoint import load_model
+from pose3d.train.stages import run
+from pose3d_export.cli import main as export_main
+from pose3d_export.fold import InferenceNet
+from pose3d_export.onnx_export import _session
+from conftest import tiny
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    run(tiny(out), ["prior", "latent", "finetune", "direct"], progress=False)
+    return out
+
+
+@pytest.mark.parametrize("stage", ["finetune", "direct"])
+def test_folded_network_equals_the_trained_one(trained, stage):
+    model, _, _ = load_model(trained / f"{stage}.pt")
+    # Give the batch norm non-trivial statistics, so that folding it is really tested.
+    bn = model.cnn.features[-1]
+    with torch.no_grad():
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.2, 0.2)
+    net = InferenceNet(model)
+    images = np.random.default_rng(0).integers(0, 256, size=(5, 3, 112, 112), dtype=np.uint8)
+    pose, joints = predict(model, images)
+    with torch.no_grad():
+        pose2, joints2 = net(ImageCodec().encode(torch.from_numpy(images)))
+    np.testing.assert_allclose(pose2.numpy(), pose, atol=1e-3)
+    np.testing.assert_allclose(joints2.numpy(), joints, atol=1e-4)
+    if stage == "finetune":  # the latent layer is gone from the graph
+        assert net.out.out_features == 51
+
+
+def test_export_verifies_and_writes_metadata_and_variants(trained, tmp_path):
+    out = tmp_path / "model.onnx"
+    r = CliRunner().invoke(export_main, [str(trained / "finetune.pt"), "-o", str(out), "--fp16", "--int8", "--samples", "8"])
+    assert r.exit_code == 0, r.output
+    assert "| fp32 |" in r.output and "| int8 |" in r.output
+    graph = onnx.load(str(out))
+    meta = {p.key: p.value for p in graph.metadata_props}
+    assert json.loads(meta["joint_names"])[0] == "Hip" and json.loads(meta["input"])["size"] == 112
+    assert json.loads(meta["training_config"])["cnn"]["channels"] == [4, 8, 8]
+    for path in (out, tmp_path / "model.fp16.onnx", tmp_path / "model.int8.onnx"):
+        sess = _session(path)
+        x = np.random.default_rng(1).normal(size=(3, 3, 112, 112)).astype(np.float32)  # dynamic batch
+        pose, joints = sess.run(None, {"image": x})
+        assert pose.shape == (3, 17, 3) and joints.shape == (3, 17, 2) and np.isfinite(pose).all()
+        np.testing.assert_allclose(pose[:, 0], 0.0, atol=1e-3)  # root-relative
+
+
+def test_export_refuses_the_prior_alone(trained, tmp_path):
+    r = CliRunner().invoke(export_main, [str(trained / "prior.pt"), "-o", str(tmp_path / "m.onnx")])
+    assert r.exit_code == 1 and "prior alone" in r.output

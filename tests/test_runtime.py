@@ -20,7 +20,7 @@ def test_runtime_imports_without_torch():
                 return None
         sys.meta_path.insert(0, NoTorch())
         import numpy as np
-        import pose3d_runtime, pose3d_runtime.geometry
+        import pose3d_runtime, pose3d_runtime.geometry, pose3d_runtime.preprocess
         from pose3d.camera import h36m_camera
         from pose3d.metrics import mpjpe, p_mpjpe
         from pose3d.data.posebank import load_posebank
@@ -52,3 +52,27 @@ def test_numba_projection_rejects_bad_shapes():
 
     with pytest.raises(ValueError, match="N, 3"):
         project_points(np.zeros((4, 2)), h36m_camera("S1", 1))
+
+
+def test_fused_preprocessing_matches_the_opencv_chain(rng):
+    import cv2
+    import pytest
+
+    from pose3d.crop import box_to_affine
+    from pose3d_runtime.preprocess import crop_normalise, crop_normalise_reference
+
+    frame = cv2.GaussianBlur(rng.integers(0, 256, size=(240, 320, 3), dtype=np.uint8), (0, 0), 2)
+    # Boxes inside the frame, across its edge, and larger than it.
+    boxes = np.array([[160.0, 120.0, 100.0], [10.0, 230.0, 80.0], [160.0, 120.0, 500.0]])
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    for bgr in (True, False):
+        ours = crop_normalise(frame, box_to_affine(boxes, 112), 112, mean, std, bgr=bgr)
+        ref = crop_normalise_reference(frame, box_to_affine(boxes, 112), 112, mean, std, bgr=bgr)
+        assert ours.shape == (3, 3, 112, 112) and ours.dtype == np.float32
+        levels = np.abs(ours - ref) * np.asarray(std)[None, :, None, None] * 255  # in 0..255 intensity units
+        assert levels.max() < 4.0 and levels.mean() < 0.5  # OpenCV interpolates in 1/32-pixel steps
+    with pytest.raises(ValueError, match="uint8"):
+        crop_normalise(frame.astype(np.float32), box_to_affine(boxes, 112), 112, mean, std)
+    rotated = np.array([[[0.9, 0.1, 0.0], [-0.1, 0.9, 0.0]]])
+    with pytest.raises(ValueError, match="axis-aligned"):
+        crop_normalise(frame, rotated, 112, mean, std)

@@ -21,11 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from pose3d.data.synthetic import SynthConfig, SyntheticPoses
-from pose3d.evaluate import evaluate
+import torch
+
+from pose3d.evaluate import evaluate, predict
+from pose3d.metrics import evaluate as metric_values, summarize
+from pose3d.models.codec import PoseCodec
 from pose3d.train.checkpoint import load_model
 from pose3d.train.config import TrainConfig, config_from_dict
 
 RESULTS = Path(__file__).resolve().parent / "results"
+POSE = PoseCodec()
 ROWS = (
     ("direct regression (same CNN, 51 outputs)", "direct.pt", False),
     ("CNN -> latent -> decoder, before fine-tuning", "latent.pt", False),
@@ -42,7 +47,7 @@ def overrides(config: TrainConfig) -> list[str]:
         for k, v in a.items():
             if isinstance(v, dict):
                 walk(v, b[k], f"{prefix}{k}.")
-            elif v != b[k]:
+            elif v != b[k] and f"{prefix}{k}" != "out_dir":
                 out.append(f"{prefix}{k}={tuple(v) if isinstance(v, list) else v}")
 
     walk(asdict(config), asdict(TrainConfig()), "")
@@ -74,6 +79,17 @@ def main() -> None:
         model, _, info = load_model(args.run_dir / file)
         result = evaluate(model, data, names, flip=flip)
         rows.append({"model": label, "checkpoint": file, "flip": flip, "step": info["step"], **result.table.to_dict()})
+    # Diagnostic: does the prior help as a post-hoc projection of the direct model's poses?
+    prior, _, _ = load_model(args.run_dir / "prior.pt")
+    direct, _, _ = load_model(args.run_dir / "direct.pt")
+    pred, _ = predict(direct, data["image"])
+    with torch.no_grad():
+        projected = POSE.decode(prior(POSE.encode(torch.from_numpy(pred).float()))).numpy().astype(np.float64)
+    projected -= projected[:, :1]
+    values = metric_values(projected, data["pose_rel"].astype(np.float64))
+    table = summarize(values, np.asarray(names)[data["activity"]], order=list(names), group_by="activity")
+    rows.append({"model": "diagnostic: direct regression passed through the prior autoencoder", "checkpoint": "direct.pt + prior.pt",
+                 "flip": False, "step": None, **table.to_dict()})
     base = rows[0]["mean_over_groups"]["MPJPE"]
     seconds = stage_seconds(args.run_dir)
     images = {s: config.stage(s).steps * config.stage(s).batch_size for s in ("latent", "finetune", "direct")}

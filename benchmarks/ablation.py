@@ -70,8 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     config = config_from_dict(json.loads((args.run_dir / "config.json").read_text()))
     ds = SyntheticPoses(SynthConfig(split="test", seed=config.seed, length=args.samples))
-    parts = [ds.render_batch(range(lo, min(lo + 250, args.samples))) for lo in range(0, args.samples, 250)]
-    data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    data = ds.render_all()
     names = ds.bank.activity_names
 
     rows = []

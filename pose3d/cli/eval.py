@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import click
-import numpy as np
 
 from pose3d.data.posebank import SPLITS
 
@@ -38,8 +37,7 @@ def main(checkpoint: Path, split: str, samples: int, seed: int | None, flip: boo
     seed = config.seed if seed is None else seed
     crop = SynthConfig().crop
     ds = SyntheticPoses(SynthConfig(split=split, seed=seed, length=samples, crop=crop))
-    parts = [ds.render_batch(range(lo, min(lo + 250, samples))) for lo in range(0, samples, 250)]
-    data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    data = ds.render_all()
     names = ds.bank.activity_names
     result = evaluate(model, data, names, flip=flip)
     tag = f"{checkpoint.stem}_{split}{'_flip' if flip else ''}"

@@ -108,6 +108,11 @@ class SyntheticPoses:
         out = render(poses, cameras, looks, draws, affines, (size, size), self.config.scene, self._photos)
         return self._as_samples(out, cameras, affines, k, indices)
 
+    def render_all(self, chunk: int = 250) -> dict[str, np.ndarray]:
+        """Every sample of the split (a fixed validation or test set), rendered ``chunk`` at a time."""
+        parts = [self.render_batch(range(lo, min(lo + chunk, self.length))) for lo in range(0, self.length, chunk)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
     def render_full_frames(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
         """The same samples as whole camera frames (the crop is not applied; ``crop_affine`` still
         says where it would be). All cameras of the call must share one image size: pass one index

@@ -79,8 +79,7 @@ class Context:
             ds = SyntheticPoses(SynthConfig(split="val", seed=self.config.seed, length=self.config.val_samples,
                                             crop=replace(SynthConfig().crop, input_size=self.config.cnn.input_size)),
                                 bank=self.bank)
-            parts = [ds.render_batch(range(lo, min(lo + 250, len(ds)))) for lo in range(0, len(ds), 250)]
-            self._val = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            self._val = ds.render_all()
         return self._val
 
     def images(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, torch.Tensor]:

@@ -3,6 +3,7 @@
     pose3d-train                                   # the method: prior, latent, finetune
     pose3d-train --stage ablation                  # ... and the direct-regression baseline
     pose3d-train --stage latent --config my.toml --set latent_stage.steps=5000
+    pose3d-train --data prepared/h36m --out runs/h36m  # on a prepared Human3.6M set
     torchrun --nproc_per_node 2 -m pose3d.cli.train --stage direct   # data parallel
 
 Each stage writes <out_dir>/<stage>.pt and resumes from it when run again.
@@ -11,6 +12,7 @@ Each stage writes <out_dir>/<stage>.pt and resumes from it when run again.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -26,11 +28,14 @@ STAGE_SETS = {"all": ("prior", "latent", "finetune"), "ablation": ("prior", "lat
 @click.option("--stage", type=click.Choice(STAGES + tuple(STAGE_SETS)), default="all", show_default=True)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a setting, e.g. latent_stage.steps=500.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Output folder (out_dir).")
+@click.option("--data", default=None, metavar="DIR",
+              help="A prepared Human3.6M set (pose3d-prepare h36m) instead of the synthetic default.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--max-steps", type=click.IntRange(1), default=None,
               help="Stop after this many steps of this run (checkpointed); run the same command again to go on.")
-def main(config_path: Path | None, stage: str, overrides: tuple[str, ...], out_dir: Path | None, quiet: bool,
-         max_steps: int | None) -> None:
+def main(config_path: Path | None, stage: str, overrides: tuple[str, ...], out_dir: Path | None, data: str | None,
+         quiet: bool, max_steps: int | None) -> None:
+    from pose3d.data.h36m.store import PreparedSetError
     from pose3d.train.stages import run
 
     if out_dir is not None:
@@ -39,13 +44,15 @@ def main(config_path: Path | None, stage: str, overrides: tuple[str, ...], out_d
         config = load_config(config_path, overrides)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--config/--set") from None
+    if data is not None:
+        config = replace(config, data=data)
     stages = STAGE_SETS.get(stage, (stage,))
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config_to_dict(config), indent=1))
     try:
         results = run(config, stages, progress=not quiet, max_steps=max_steps)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, PreparedSetError) as e:
         raise click.ClickException(str(e)) from None
     for name, metrics in results.items():
         click.echo(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))

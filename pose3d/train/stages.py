@@ -1,10 +1,15 @@
-"""The four training stages of the method and its baseline, on the embedded synthetic data.
+"""The four training stages of the method and its baseline, on the embedded synthetic data or on a
+prepared Human3.6M set (``TrainConfig.data``: "synthetic" or the folder made by ``pose3d-prepare``).
 
 (a) ``prior``: the denoising autoencoder on pose-bank poses seen from random cameras;
 (b) ``latent``: the CNN regresses the prior's latent code of each training pose;
 (c) ``finetune``: the CNN and the prior's decoder, stacked, trained end to end on the 3D pose;
 ``direct``: the same CNN regressing the pose directly, with the budget of (b) and (c) together.
 Every image stage also trains the small 2D-joint head (``loss_2d_weight``).
+
+On Human3.6M the image stages read stored crops of the training subjects (a random sub-crop each,
+rows and offsets fixed by (seed, step)), validation uses fixed crops of the test subjects, and the
+prior learns the training subjects' camera-frame poses; a 3D-only set trains the prior alone.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pose3d.data.h36m.dataset import PreparedH36M
+from pose3d.data.h36m.names import ACTIONS
+from pose3d.data.h36m.store import PreparedSetError
 from pose3d.data.posebank import SPLITS, load_posebank
 from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 from pose3d.evaluate import evaluate, summary_line
@@ -59,6 +67,17 @@ class Context:
         self._train_data: SyntheticPoses | None = None
         self._val: dict[str, np.ndarray] | None = None
         self._bank = None
+        self.h36m = None if config.data == "synthetic" else PreparedH36M(config.data)
+
+    @property
+    def activity_names(self) -> tuple[str, ...]:
+        return ACTIONS if self.h36m is not None else self.bank.activity_names
+
+    def h36m_rows(self, role: str) -> np.ndarray:
+        rows = self.h36m.rows(role)
+        if len(rows) == 0:
+            raise PreparedSetError(f"{self.h36m.path} has no {role} samples ({self.h36m.split.describe()})")
+        return rows
 
     @property
     def bank(self):
@@ -75,6 +94,10 @@ class Context:
 
     def val_samples(self) -> dict[str, np.ndarray]:
         """The fixed validation crops, rendered once."""
+        if self._val is None and self.h36m is not None:
+            rows = self.h36m_rows("test")
+            rows = rows[np.linspace(0, len(rows) - 1, min(self.config.val_samples, len(rows))).astype(np.int64)]
+            self._val = self.h36m.samples(rows, self.config.cnn.input_size)
         if self._val is None:
             ds = SyntheticPoses(SynthConfig(split="val", seed=self.config.seed, length=self.config.val_samples,
                                             crop=replace(SynthConfig().crop, input_size=self.config.cnn.input_size)),
@@ -84,8 +107,11 @@ class Context:
 
     def images(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, torch.Tensor]:
         """This process's part of step ``step``'s global batch of training crops, as tensors."""
-        first = step * batch_size + offset
-        batch = self.train_data.render_batch(range(first, first + size))
+        if self.h36m is not None:
+            batch = self.h36m_batch(step, batch_size, offset, size)
+        else:
+            first = step * batch_size + offset
+            batch = self.train_data.render_batch(range(first, first + size))
         x = IMAGE.encode(torch.from_numpy(batch["image"]))
         if self.config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -94,6 +120,15 @@ class Context:
             "pose": POSE.encode(torch.from_numpy(batch["pose_rel"])),
             "joints": crop_to_unit(torch.from_numpy(batch["joints_2d"]), self.config.cnn.input_size),
         }
+
+    def h36m_batch(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, np.ndarray]:
+        """Step ``step``'s global batch of Human3.6M training crops (rows and sub-crops fixed by the
+        seed and the step), this process's part of it."""
+        rows = self.h36m_rows("train")
+        rng = np.random.default_rng([self.config.seed, 5, step])
+        pick = rows[rng.integers(len(rows), size=batch_size)][offset : offset + size]
+        offsets = self.h36m.random_offsets(rng, batch_size, self.config.cnn.input_size)[offset : offset + size]
+        return self.h36m.samples(pick, self.config.cnn.input_size, offsets)
 
     def autocast(self):
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
@@ -107,9 +142,14 @@ class Context:
 
 def prior_poses(ctx: Context, split: str, step: int, count: int) -> torch.Tensor:
     """(count, 51) root-relative pose vectors of a split, each seen from a random camera; fixed by
-    (seed, split, step)."""
-    bank = ctx.bank.select(split=split)
+    (seed, split, step). On Human3.6M: the train (for validation: test) subjects' poses as their
+    cameras saw them."""
     rng = np.random.default_rng([ctx.config.seed, SPLITS.index(split), step])
+    if ctx.h36m is not None:
+        rows = ctx.h36m_rows("train" if split == "train" else "test")
+        pose_rel = to_root_relative(ctx.h36m.pose_cam[rows[rng.integers(len(rows), size=count)]])
+        return POSE.encode(torch.from_numpy(pose_rel).float())
+    bank = ctx.bank.select(split=split)
     k = rng.integers(len(bank), size=count)
     yaw = rng.uniform(0, 2 * np.pi, size=count)
     world = np.einsum("bij,bkj->bki", yaw_to_rotmat(yaw), bank.poses[k].astype(np.float64))
@@ -159,6 +199,8 @@ def image_stage(ctx: Context, name: str, kind: str, model: nn.Module, parameters
     cfg = ctx.config
     stage_cfg = cfg.stage(name)
     model = ctx.prepare(model)
+    if ctx.h36m is not None and not ctx.h36m.has_images:
+        raise PreparedSetError(f"{ctx.h36m.path} holds 3D poses only: it trains the prior (--stage prior), not stage {name!r}")
 
     def loss(m: nn.Module, step: int, offset: int, size: int) -> tuple[torch.Tensor, dict[str, float]]:
         batch = ctx.images(step, stage_cfg.batch_size, offset, size)
@@ -171,7 +213,7 @@ def image_stage(ctx: Context, name: str, kind: str, model: nn.Module, parameters
         return main + cfg.loss_2d_weight * loss_2d, {"main": main.item(), "loss_2d": loss_2d.item(), "train_mpjpe_mm": err}
 
     def validate(m: nn.Module) -> dict[str, float]:
-        result = evaluate(m, ctx.val_samples(), ctx.bank.activity_names)
+        result = evaluate(m, ctx.val_samples(), ctx.activity_names)
         return summary_line(result.table)
 
     return Stage(name, kind, model, list(parameters), loss, validate)

@@ -52,6 +52,7 @@ class Check:
 
 def metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any], input_size: int) -> dict[str, str]:
     codec = ImageCodec()
+    crop = SynthConfig().crop
     return {
         "pose3d_version": __version__,
         "source_checkpoint": checkpoint.name,
@@ -64,6 +65,8 @@ def metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any]
             "pose_mm": "joints (B, 17, 3) in mm, camera frame (X right, Y down, Z forward), relative to the pelvis",
             "joints_2d": "joints (B, 17, 2) in pixels of the input crop (pixel centres at integers)",
         }),
+        # How the training crops were cut around the person (pose3d.crop): the runtime cuts the same.
+        "crop": json.dumps({"size": crop.size, "input_size": input_size, "margin": crop.margin}),
         "joint_names": json.dumps(H36M17.names),
         "joint_parents": json.dumps(H36M17.parents),
         "training_config": json.dumps(config_dict),

@@ -51,3 +51,49 @@ def random_pose(rng: np.random.Generator, n: int | None = None) -> np.ndarray:
 
     shape = (17, 3) if n is None else (n, 17, 3)
     return retarget(rng.normal(size=shape) * 300, s9_bone_lengths(), H36M17)
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tmp_path_factory) -> Path:
+    """A tiny trained structured model exported to ONNX (for runtime tests: the pipeline, not accuracy)."""
+    from pose3d.train.stages import run
+    from pose3d_export.onnx_export import export
+
+    out = tmp_path_factory.mktemp("tiny_model")
+    run(tiny(out), ["prior", "latent", "finetune"], progress=False)
+    export(out / "finetune.pt", out / "tiny.onnx", samples=4)
+    return out / "tiny.onnx"
+
+
+def synthetic_frames(n: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """n whole synthetic camera frames (BGR uint8) with a person, and their true 2D joints (n, 17, 2)."""
+    from pose3d.data.synthetic import SynthConfig, SyntheticPoses
+
+    ds = SyntheticPoses(SynthConfig(split="test", seed=seed, length=max(n, 1)))
+    frames, joints = [], []
+    for i in range(n):
+        s = ds.render_full_frames([i])
+        frames.append(np.ascontiguousarray(s["image"][0].transpose(1, 2, 0)[..., ::-1]))
+        joints.append(s["joints_2d"][0])
+    return frames, np.stack(joints)
+
+
+NO_TORCH = """
+import sys
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+        return None
+sys.meta_path.insert(0, NoTorch())
+"""
+
+
+def run_without_torch(code: str):
+    """Run Python ``code`` in a fresh interpreter where every import of torch fails."""
+    import subprocess
+    import sys
+    import textwrap
+
+    return subprocess.run([sys.executable, "-c", NO_TORCH + textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=300)

@@ -1,24 +1,14 @@
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 
 from pose3d.camera import h36m_camera, load_h36m_cameras
 from pose3d_runtime.geometry import project_points
+from conftest import run_without_torch
 
 
 def test_runtime_imports_without_torch():
     # Make every import of torch fail, then use the runtime side and the torch-free core.
-    code = textwrap.dedent(
+    result = run_without_torch(
         """
-        import sys
-        class NoTorch:
-            def find_spec(self, name, path=None, target=None):
-                if name == "torch" or name.startswith("torch."):
-                    raise ImportError("torch is blocked in this test")
-                return None
-        sys.meta_path.insert(0, NoTorch())
         import numpy as np
         import pose3d_runtime, pose3d_runtime.geometry, pose3d_runtime.preprocess
         from pose3d.camera import h36m_camera
@@ -33,7 +23,6 @@ def test_runtime_imports_without_torch():
         print("ok")
         """
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
 

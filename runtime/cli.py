@@ -1,0 +1,127 @@
+"""pose3d-run: 3D poses for a folder of images, a video, or a webcam, with the shipped model or yours.
+
+    pose3d-run photos/ -o results/               # every image under photos/, resumable
+    pose3d-run --video clip.mp4 --no-display     # JSON Lines + annotated video
+    pose3d-run --webcam                          # live window with FPS; q or Esc to stop
+    pose3d-run photos/ --model my.onnx --device cpu --threads 2
+
+Exit status: 0 when everything was read (images without a person included), 1 when any file could
+not be read (listed in OUT/errors.json), 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from pose3d_runtime.model import DEVICES, ModelError, PoseModel
+
+
+def _display_available() -> bool:
+    return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@click.command(help="Estimate 3D human poses in images, a video or a webcam stream (see README).")
+@click.argument("input_path", metavar="[FOLDER|IMAGE]", required=False,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A video file.")
+@click.option("--webcam", type=int, is_flag=False, flag_value=0, default=None, metavar="[N]",
+              help="Camera index (0 when given without a number).")
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("pose3d-out"),
+              show_default=True, help="Output folder.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="An ONNX file from pose3d-export (default: the model shipped with the package).")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="auto: CUDA when onnxruntime can use it, else CPU.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="Model threads (default: onnxruntime's).")
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=16, show_default=True, help="Images per model call.")
+@click.option("--bbox", default=None, metavar="X,Y,W,H", help="The person's box in pixels, skipping detection.")
+@click.option("--full-image", is_flag=True, help="Each input is already a person crop.")
+@click.option("--overwrite", is_flag=True, help="Redo images whose results exist.")
+@click.option("--no-annotate", is_flag=True, help="No annotated images (folder mode).")
+@click.option("--no-display", is_flag=True, help="Streams: write an annotated video instead of showing a window.")
+@click.option("--smooth", is_flag=True, help="Streams: One Euro filter on the joints.")
+@click.option("--max-frames", type=click.IntRange(1), default=None, help="Streams: stop after this many frames.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def main(input_path: Path | None, video: Path | None, webcam: int | None, out: Path, model_path: Path | None,
+         device: str, threads: int | None, batch_size: int, bbox: str | None, full_image: bool, overwrite: bool,
+         no_annotate: bool, no_display: bool, smooth: bool, max_frames: int | None, quiet: bool) -> None:
+    given = [x is not None for x in (input_path, video, webcam)]
+    if sum(given) != 1:
+        raise click.UsageError("give exactly one input: a FOLDER or IMAGE, --video FILE, or --webcam [N]")
+    if bbox is not None and full_image:
+        raise click.UsageError("--bbox and --full-image exclude each other")
+    try:
+        model = PoseModel(model_path, device=device, threads=threads)
+    except (ModelError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+
+    from pose3d_runtime.pipeline import Estimator, parse_bbox
+
+    estimator = Estimator(model)
+    try:
+        box = None if bbox is None else parse_bbox(bbox, estimator.margin)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--bbox") from None
+    click.echo(f"model {model.describe()}", err=True)
+    if input_path is not None:
+        _folder(estimator, input_path, out, batch_size, overwrite, not no_annotate, box, full_image, quiet)
+    else:
+        _stream(estimator, video, webcam, out, no_display, smooth, box, full_image, max_frames)
+
+
+def _folder(estimator, root: Path, out: Path, batch_size: int, overwrite: bool, annotate_images: bool, box,
+            full_image: bool, quiet: bool) -> None:
+    from tqdm import tqdm
+
+    from pose3d_runtime.folder import run_folder
+
+    bar = tqdm(unit="img", disable=quiet, file=sys.stderr)
+
+    def total(n: int) -> None:
+        bar.total = n
+        bar.refresh()
+
+    try:
+        report = run_folder(estimator, root, out, batch_size=batch_size, overwrite=overwrite,
+                            annotate_images=annotate_images, bbox=box, full_image=full_image,
+                            progress=bar.update, on_total=total)
+    finally:
+        bar.close()
+    r = report.as_dict()
+    click.echo(f"{r['processed']} processed ({r['no_person']} without a person), {r['skipped_already_done']} already "
+               f"done, {r['failed']} failed, {r['ignored_not_images']} not images; {r['seconds']} s -> {out}")
+    for e in report.failed:
+        click.echo(f"  failed: {e['file']}: {e['error']}", err=True)
+    if report.failed:
+        click.echo(f"errors listed in {out / 'errors.json'}", err=True)
+        sys.exit(1)
+
+
+def _stream(estimator, video: Path | None, webcam: int | None, out: Path, no_display: bool, smooth: bool, box,
+            full_image: bool, max_frames: int | None) -> None:
+    from pose3d_runtime.sources import open_capture
+    from pose3d_runtime.stream import run_stream
+
+    display = not no_display
+    if display and not _display_available():
+        click.echo("no display found: writing the annotated video instead (--no-display)", err=True)
+        display = False
+    source: str | int = str(video) if video is not None else int(webcam)
+    name = video.stem if video is not None else f"webcam{webcam}"
+    try:
+        cap = open_capture(source)
+    except OSError as e:
+        raise click.ClickException(str(e)) from None
+    report = run_stream(estimator, cap, out, name, live=video is None, display=display, smooth=smooth, bbox=box,
+                        full_image=full_image, max_frames=max_frames)
+    r = report.as_dict()
+    click.echo(f"{r['frames']} frames ({r['frames_with_person']} with a person), {r['frames_per_second']} frames/s, "
+               f"latency median {r['latency_ms_median']} ms, p95 {r['latency_ms_p95']} ms; ended: {r['ended_by']} -> {out}")
+
+
+if __name__ == "__main__":
+    main()

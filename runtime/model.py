@@ -1,0 +1,174 @@
+"""Load an exported pose3d ONNX model and run it with onnxruntime, on CUDA when it works, else the CPU.
+
+Everything the runtime needs to feed the graph and read its outputs comes from the metadata inside
+the file (``pose3d_export.onnx_export.metadata``): input size and normalisation, the crop geometry,
+joint names and parents. ``default_model_path()`` is the model shipped inside the package.
+
+Provider choice: onnxruntime-gpu lists the CUDA provider even where CUDA cannot load, and asking for
+it there prints a long error. ``choose_providers`` asks for CUDA only where the NVIDIA driver loads;
+``PoseModel`` then checks the session really got it (else it runs on the CPU, quietly) and says
+which one it uses in ``provider``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from pose3d.crop import CropSpec
+
+DEVICES = ("auto", "cpu", "cuda")
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+DEFAULT_MODEL_NAME = "pose3d-default.onnx"
+
+
+class ModelError(RuntimeError):
+    """The model file is missing, unreadable or not a pose3d export."""
+
+
+def default_model_path() -> Path:
+    """The model shipped inside the package (trained on the embedded synthetic data)."""
+    return Path(str(resources.files("pose3d_runtime") / "models" / DEFAULT_MODEL_NAME))
+
+
+def _cuda_driver_loads() -> bool:
+    """True where the NVIDIA driver library loads: on CPU-only machines (no driver) onnxruntime is
+    then never asked for CUDA, so it prints nothing."""
+    import onnxruntime as ort
+
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    if hasattr(ort, "preload_dlls"):  # CUDA/cuDNN from the nvidia-* pip packages, where installed
+        try:
+            ort.preload_dlls(directory="")
+        except Exception:  # noqa: BLE001 - best effort; the session check in PoseModel decides
+            pass
+    return True
+
+
+def choose_providers(device: str = "auto") -> list[str]:
+    """onnxruntime providers for ``device`` ('auto': CUDA where it can work, else CPU)."""
+    import onnxruntime as ort
+
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "cpu":
+        return [CPU]
+    cuda_ok = CUDA in ort.get_available_providers() and _cuda_driver_loads()
+    if device == "cuda" and not cuda_ok:
+        raise ModelError("--device cuda: onnxruntime's CUDA provider cannot load here (no NVIDIA driver or "
+                         "CUDA/cuDNN libraries); use --device cpu or auto")
+    return [CUDA, CPU] if cuda_ok else [CPU]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the runtime reads from a model's metadata."""
+
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    crop: CropSpec
+    joint_names: tuple[str, ...]
+    joint_parents: tuple[int, ...]
+    model_id: str  # file name + the first 12 hex digits of its SHA-256
+    metrics: dict[str, Any]
+    version: str
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], path: Path) -> "ModelInfo":
+        try:
+            spec = json.loads(meta["input"])
+            names = tuple(json.loads(meta["joint_names"]))
+            parents = tuple(int(p) for p in json.loads(meta["joint_parents"]))
+        except (KeyError, ValueError) as e:
+            raise ModelError(f"{path}: not a pose3d export (metadata {e} missing or malformed)") from None
+        crop = json.loads(meta.get("crop", "{}"))
+        size = int(spec["size"])
+        return cls(
+            input_size=size,
+            mean=tuple(float(v) for v in spec["mean"]),
+            std=tuple(float(v) for v in spec["std"]),
+            crop=CropSpec(size=int(crop.get("size", CropSpec.size)), input_size=size,
+                          margin=float(crop.get("margin", CropSpec.margin))),
+            joint_names=names,
+            joint_parents=parents,
+            model_id=f"{path.name}:{_sha256(path)[:12]}",
+            metrics=json.loads(meta.get("metrics", "{}")),
+            version=meta.get("pose3d_version", "?"),
+        )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class PoseModel:
+    """An exported model, ready to run on batches of normalised crops."""
+
+    def __init__(self, path: str | Path | None = None, device: str = "auto", threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path) if path is not None else default_model_path()
+        if not self.path.is_file():
+            hint = "" if path is not None else " (the package was installed without its default model)"
+            raise ModelError(f"model file not found: {self.path}{hint}")
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = threads
+        providers = choose_providers(device)
+        if CUDA in providers:
+            ort.set_default_logger_severity(3)  # a CUDA that fails to initialise: fall back quietly
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise ModelError(f"{self.path}: onnxruntime cannot load it: {str(e).strip().splitlines()[0]}") from None
+        if device == "cuda" and self.session.get_providers()[0] != CUDA:
+            raise ModelError("--device cuda: onnxruntime fell back to the CPU provider")
+        self.provider = self.session.get_providers()[0]
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.info = ModelInfo.from_metadata(meta, self.path)
+        self._input = self.session.get_inputs()[0].name
+        self._outputs = [o.name for o in self.session.get_outputs()]
+        if self._outputs[:2] != ["pose_mm", "joints_2d"]:
+            raise ModelError(f"{self.path}: expected outputs pose_mm, joints_2d; found {self._outputs}")
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 3, S, S) float32 normalised crops -> (B, J, 3) mm root-relative camera-frame joints and
+        (B, J, 2) joints in crop pixels."""
+        if x.shape[0] == 0:
+            J = len(self.info.joint_names)
+            return np.zeros((0, J, 3), np.float32), np.zeros((0, J, 2), np.float32)
+        pose, joints = self.session.run(self._outputs[:2], {self._input: np.ascontiguousarray(x, np.float32)})
+        return pose, joints
+
+    def describe(self) -> str:
+        return f"{self.info.model_id} on {self.provider.replace('ExecutionProvider', '')}"
+
+
+def cpu_threads() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def describe_providers(providers: Sequence[str]) -> str:
+    return ", ".join(p.replace("ExecutionProvider", "") for p in providers)

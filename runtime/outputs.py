@@ -1,0 +1,104 @@
+"""Writing results so that an interrupted run loses nothing and leaves nothing half-written.
+
+Per-image JSON and annotated images are written to a temporary name and renamed into place; JSON
+Lines are flushed line by line; the aggregate NPZ is rebuilt from the per-image files at the end of
+every run (so results of earlier runs are included).
+
+A result record (per image, or per frame in JSON Lines):
+``status`` ("ok" or "no_person"), ``joints_3d_mm`` (J x 3, camera frame: X right, Y down, Z forward,
+relative to the pelvis), ``joints_2d_px`` (J x 2, image pixels), ``box`` (cx, cy, side of the square
+crop box, pixels), ``box_source`` (detected / tracked / given / full_image), ``detector_score``,
+``score`` (0..1 agreement of the 2D and 3D heads, pose3d_runtime.score), ``model``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import cv2
+import numpy as np
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    _atomic_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
+
+
+def write_image(path: Path, image: np.ndarray, quality: int = 90) -> None:
+    ok, buf = cv2.imencode(path.suffix or ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise OSError(f"cannot encode {path}")
+    _atomic_bytes(path, buf.tobytes())
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A finished result file's record, or None if it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def rounded(a: np.ndarray | None, digits: int = 2) -> list | None:
+    return None if a is None else np.round(np.asarray(a, dtype=np.float64), digits).tolist()
+
+
+class JsonLines:
+    """Append-only JSON Lines, each line flushed as it is written."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._f = open(path, "w")
+
+    def write(self, obj: Any) -> None:
+        self._f.write(json.dumps(obj) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> "JsonLines":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_aggregate(path: Path, records: Iterable[tuple[str, dict[str, Any]]], joint_names: list[str]) -> int:
+    """One NPZ of every 'ok' record: names (N,), joints_3d_mm (N, J, 3), joints_2d_px (N, J, 2),
+    boxes (N, 3), scores (N,), joint_names (J,). Returns N."""
+    names, p3, p2, boxes, scores = [], [], [], [], []
+    for name, rec in records:
+        if rec.get("status") != "ok":
+            continue
+        names.append(name)
+        p3.append(rec["joints_3d_mm"])
+        p2.append(rec["joints_2d_px"])
+        boxes.append(rec["box"])
+        scores.append(rec["score"])
+    J = len(joint_names)
+    buf_path = path.with_name(f".{path.name}.tmp.npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        buf_path, names=np.array(names, dtype=str), joint_names=np.array(joint_names, dtype=str),
+        joints_3d_mm=np.array(p3, dtype=np.float32).reshape(-1, J, 3),
+        joints_2d_px=np.array(p2, dtype=np.float32).reshape(-1, J, 2),
+        boxes=np.array(boxes, dtype=np.float32).reshape(-1, 3), scores=np.array(scores, dtype=np.float32))
+    os.replace(buf_path, path)
+    return len(names)

@@ -17,46 +17,29 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import socket
-import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from common import RESULTS, best_of, cpu_model, matmul_gflops
 from pose3d.crop import CropSpec
 from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 
 CNN_GFLOP_PER_IMAGE = 0.63  # the paper's CNN, forward pass (measured for this project)
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def best_of(fn, repeats: int) -> float:
-    """The fastest of ``repeats`` timings of fn() in seconds (least disturbed by other load)."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+def render_seconds(crop: CropSpec, batch: int, repeats: int) -> float:
+    """Seconds per rendered training crop, rendering batches of ``batch`` in this process."""
+    ds = SyntheticPoses(SynthConfig(split="train", seed=0, crop=crop))
+    ds.render_batch(range(batch))  # compile the kernels, load the bank
+    start = [batch]
 
+    def render_once():
+        ds.render_batch(range(start[0], start[0] + batch))
+        start[0] += batch
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
-    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
-    b = np.random.default_rng(1).random((n, n), dtype=np.float32)
-    a @ b
-    return 2 * n**3 / best_of(lambda: a @ b, repeats) / 1e9
+    return best_of(render_once, repeats) / batch
 
 
 def main() -> None:
@@ -65,20 +48,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
     repeats = 3 if args.quick else 8
-
-    def render_time(crop: CropSpec) -> float:
-        ds = SyntheticPoses(SynthConfig(split="train", seed=0, crop=crop))
-        ds.render_batch(range(args.batch))  # compile the kernels, load the bank
-        start = [args.batch]
-
-        def render_once():
-            ds.render_batch(range(start[0], start[0] + args.batch))
-            start[0] += args.batch
-
-        return best_of(render_once, repeats) / args.batch
-
-    synth128_s = render_time(CropSpec(size=128, input_size=128))
-    synth_s = render_time(CropSpec())
+    synth128_s = render_seconds(CropSpec(size=128, input_size=128), args.batch, repeats)
+    synth_s = render_seconds(CropSpec(), args.batch, repeats)
 
     frame = np.random.default_rng(0).integers(0, 256, size=(1000, 1000, 3), dtype=np.uint8)
     A = np.array([[0.3, 0.0, -100.0], [0.0, 0.3, -80.0]])

@@ -1,0 +1,176 @@
+"""The pose3d benchmark: the machine's limit, inference, preprocessing, end to end, accuracy, data.
+
+    python benchmarks/bench.py            # about 10 minutes on 2 cores
+    python benchmarks/bench.py --quick    # about 2 minutes: fewer repeats, images and samples
+
+Every speed is reported with a reference measured in the same run (these machines are shared and
+noisy): the fp32 matrix-multiply limit for inference, the OpenCV + NumPy chain for the fused kernel,
+the slowest stage alone for the end-to-end folder run, a frame period of 33 ms for streaming.
+Writes benchmarks/results/<machine>-<date>.json and .md and prints the table. Needs the training
+extras (torch, onnx) for the PyTorch reference; ../shared/media, where present, gives the streaming
+clip real footage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numba
+import numpy as np
+import onnxruntime as ort
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_runtime import (accuracy, folder_end_to_end, folder_stages, full_size_images, inference,  # noqa: E402
+                           model_gflop, preprocessing, stream_clip, streaming)
+from common import RESULTS, cores, cpu_model, matmul_gflops  # noqa: E402
+from pose3d.crop import CropSpec  # noqa: E402
+from pose3d_runtime.model import PoseModel, default_model_path  # noqa: E402
+from pose3d_runtime.pipeline import Estimator  # noqa: E402
+
+SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu_model(), "cores": cores(), "gpu": gpu, "python": platform.python_version(),
+            "numpy": np.__version__, "numba": numba.__version__, "opencv": cv2.__version__,
+            "onnxruntime": ort.__version__, "onnxruntime_providers": ort.get_available_providers(),
+            "torch": torch.__version__}
+
+
+def bf16_gflops(repeats: int) -> float | None:
+    """bf16 matrix multiply rate (torch), where the CPU has bf16 instructions; else None."""
+    import torch
+
+    from pose3d.train.stages import cpu_has_fast_bf16
+
+    if not cpu_has_fast_bf16():
+        return None
+    from common import best_of
+
+    a = torch.randn(1024, 1024, dtype=torch.bfloat16)
+    b = torch.randn(1024, 1024, dtype=torch.bfloat16)
+    a @ b
+    return 2 * 1024**3 / best_of(lambda: a @ b, repeats) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="about two minutes on 2 cores")
+    parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
+    parser.add_argument("--machine", default=None, help="name in the results file (default: cpu<cores>[-gpu])")
+    args = parser.parse_args()
+    q = args.quick
+    repeats = 3 if q else 7
+
+    info = machine()
+    name = args.machine or (f"cpu{info['cores']}" + ("-" + info["gpu"].split()[-1].lower() if info["gpu"] else ""))
+    shipped_path = args.model or default_model_path()
+    shipped = PoseModel(shipped_path)
+    estimator = Estimator(shipped)
+    result: dict[str, Any] = {"date": dt.date.today().isoformat(), "machine": info, "quick": q,
+                              "model": shipped.info.model_id, "provider": shipped.provider}
+
+    print("limit ...", file=sys.stderr)
+    gflop = model_gflop(shipped_path)
+    fp32 = matmul_gflops(repeats=repeats)
+    result["limit"] = {"fp32_matmul_gflops": fp32, "bf16_matmul_gflops": bf16_gflops(repeats),
+                       "model_gflop_per_image": gflop, "flop_bound_images_per_s": fp32 / gflop}
+
+    print("inference ...", file=sys.stderr)
+    rows = inference(shipped, repeats)
+    for r in rows:
+        r["fraction_of_flop_bound"] = r["images_per_s"] * gflop / fp32
+    result["inference"] = rows
+
+    print("preprocessing ...", file=sys.stderr)
+    result["preprocessing"] = preprocessing(repeats)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        print("end to end ...", file=sys.stderr)
+        n = 24 if q else 96
+        paths = full_size_images(n, tmp / "images")
+        stages = folder_stages(estimator, paths, tmp / "stages", batch=16)
+        e2e = folder_end_to_end(estimator, tmp / "images", tmp / "out", batch=16)
+        slowest = min(stages, key=stages.get)
+        result["folder"] = {"images": n, "size": "1000 x 1002 and 1920 x 1080 synthetic frames (JPEG)", "stages_images_per_s": stages,
+                            "end_to_end": e2e, "slowest_stage": slowest,
+                            "end_to_end_over_slowest_stage": e2e["images_per_s"] / stages[slowest]}
+        clip = tmp / "clip.mp4"
+        what = stream_clip(clip, 90 if q else 230, SHARED_MEDIA if SHARED_MEDIA.is_dir() else None)
+        result["streaming"] = {"clip": what, **streaming(estimator, clip, tmp / "stream")}
+
+    print("accuracy ...", file=sys.stderr)
+    result["accuracy"] = accuracy({"shipped (int8)": shipped_path}, 256 if q else 2000)
+
+    print("data engine ...", file=sys.stderr)
+    from bench_prepared import read_speed
+    from bench_synth import render_seconds
+
+    synth_s = render_seconds(CropSpec(), 64, repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        reads = read_speed(Path(tmp), chunks=2 if q else 6, repeats=repeats)
+    result["data"] = {"synthetic_crops_per_s": 1.0 / synth_s, "prepared_reads": reads,
+                      "training_images_per_s_at_flop_bound": fp32 / (3 * gflop)}
+
+    table = report(result)
+    print(table)
+    RESULTS.mkdir(exist_ok=True)
+    stem = RESULTS / f"{name}-{result['date']}{'-quick' if q else ''}"
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=1, default=float))
+    stem.with_suffix(".md").write_text(table + "\n")
+    print(f"\nwrote {stem}.json and .md", file=sys.stderr)
+
+
+def report(r: dict[str, Any]) -> str:
+    m, lim = r["machine"], r["limit"]
+    out = [f"## pose3d benchmark, {r['date']}{' (quick)' if r['quick'] else ''}", "",
+           f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {m['gpu'] or 'none'}; numpy {m['numpy']}, numba {m['numba']}, "
+           f"OpenCV {m['opencv']}, onnxruntime {m['onnxruntime']}, torch {m['torch']}. Model: {r['model']} on {r['provider']}.", "",
+           f"**Limit.** fp32 matrix multiply {lim['fp32_matmul_gflops']:.0f} GFLOP/s"
+           + (f", bf16 {lim['bf16_matmul_gflops']:.0f} GFLOP/s" if lim["bf16_matmul_gflops"] else ", bf16: no bf16 instructions")
+           + f"; the model costs {lim['model_gflop_per_image']:.3f} GFLOP per image, so the FLOP-bound rate is "
+           f"{lim['flop_bound_images_per_s']:.0f} images/s.", "",
+           "**Model only** (same architecture; target: batch 64 at >= 70 % of the FLOP bound)", "",
+           "| engine | batch | images/s | of FLOP bound |", "|---|---|---|---|"]
+    out += [f"| {x['engine']} | {x['batch']} | {x['images_per_s']:.1f} | {100 * x['fraction_of_flop_bound']:.0f} % |"
+            for x in r["inference"]]
+    out += ["", "**Preprocessing** (target: fused kernel >= 1.5x the OpenCV + NumPy chain)", "",
+            "| what | numba (ms) | reference (ms) | speed-up | reference |", "|---|---|---|---|---|"]
+    out += [f"| {x['what']} | {x['numba_ms']:.3f} | {x['reference_ms']:.3f} | {x['speedup']:.2f}x | {x['reference']} |"
+            for x in r["preprocessing"]]
+    f = r["folder"]
+    out += ["", f"**Folder run** ({f['images']} {f['size']}; target: end to end >= 80 % of the slowest stage)", "",
+            "| stage alone | images/s |", "|---|---|"]
+    out += [f"| {k} | {v:.1f} |" for k, v in f["stages_images_per_s"].items()]
+    out += [f"| **pose3d-run end to end** | **{f['end_to_end']['images_per_s']:.1f}** "
+            f"({100 * f['end_to_end_over_slowest_stage']:.0f} % of the slowest stage, {f['slowest_stage']}) |"]
+    s = r["streaming"]
+    out += ["", f"**Streaming** ({s['clip']}; target: >= 30 frames/s, median latency < 33 ms): "
+            f"{s['frames_per_second']} frames/s over {s['frames']} frames, latency median {s['latency_ms_median']} ms, "
+            f"p95 {s['latency_ms_p95']} ms; detector ran on {s['detector_runs']} frames, a person on {s['frames_with_person']}."]
+    out += ["", "**Accuracy** on rendered synthetic test crops (mm)", "", "| model | crops | MPJPE | P-MPJPE |", "|---|---|---|---|"]
+    out += [f"| {x['model']} | {x['samples']} | {x['mpjpe_mm']:.1f} | {x['p_mpjpe_mm']:.1f} |" for x in r["accuracy"]]
+    d = r["data"]
+    reads = d["prepared_reads"]
+    out += ["", f"**Data engine.** Synthetic crops rendered: {d['synthetic_crops_per_s']:.0f}/s per process "
+            f"({d['synthetic_crops_per_s'] / d['training_images_per_s_at_flop_bound']:.1f}x what a FLOP-bound training step "
+            f"consumes). Prepared Human3.6M reads (fabricated set): {reads['random_training_batches']:.0f} crops/s in random "
+            f"training batches, vs {reads['in_memory_fancy_index']:.0f}/s indexing one in-memory array."]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

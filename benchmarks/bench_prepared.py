@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_synth import RESULTS, best_of, cpu_model
+from common import RESULTS, best_of, cpu_model
 from pose3d.crop import CropSpec
 from pose3d.data.h36m import PreparedH36M, make_split, prepare, store
 

@@ -40,6 +40,8 @@ def _display_available() -> bool:
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=16, show_default=True, help="Images per model call.")
 @click.option("--bbox", default=None, metavar="X,Y,W,H", help="The person's box in pixels, skipping detection.")
 @click.option("--full-image", is_flag=True, help="Each input is already a person crop.")
+@click.option("--focal", type=click.FloatRange(min=1.0, min_open=False), default=None, metavar="PIXELS",
+              help="The camera's focal length, for placing the pose in depth (default: the image's longer side).")
 @click.option("--overwrite", is_flag=True, help="Redo images whose results exist.")
 @click.option("--no-annotate", is_flag=True, help="No annotated images (folder mode).")
 @click.option("--no-display", is_flag=True, help="Streams: write an annotated video instead of showing a window.")
@@ -47,7 +49,8 @@ def _display_available() -> bool:
 @click.option("--max-frames", type=click.IntRange(1), default=None, help="Streams: stop after this many frames.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def main(input_path: Path | None, video: Path | None, webcam: int | None, out: Path, model_path: Path | None,
-         device: str, threads: int | None, batch_size: int, bbox: str | None, full_image: bool, overwrite: bool,
+         device: str, threads: int | None, batch_size: int, bbox: str | None, full_image: bool, focal: float | None,
+         overwrite: bool,
          no_annotate: bool, no_display: bool, smooth: bool, max_frames: int | None, quiet: bool) -> None:
     given = [x is not None for x in (input_path, video, webcam)]
     if sum(given) != 1:
@@ -61,7 +64,7 @@ def main(input_path: Path | None, video: Path | None, webcam: int | None, out: P
 
     from pose3d_runtime.pipeline import Estimator, parse_bbox
 
-    estimator = Estimator(model)
+    estimator = Estimator(model, focal_px=focal)
     try:
         box = None if bbox is None else parse_bbox(bbox, estimator.margin)
     except ValueError as e:

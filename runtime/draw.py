@@ -74,13 +74,28 @@ def pose_inset(pose_mm: np.ndarray, parents: Sequence[int], names: Sequence[str]
     return draw_skeleton(panel, uv, parents, names, thickness=max(1, size // 100))
 
 
+def draw_thin(image: np.ndarray, joints: np.ndarray, parents: Sequence[int], colour=(200, 200, 200)) -> np.ndarray:
+    """A one-pixel skeleton (the 3D pose reprojected through the assumed camera)."""
+    if not np.isfinite(joints).all():
+        return image
+    pts = np.round(joints).astype(np.int64)
+    for j, p in enumerate(parents):
+        if p >= 0:
+            cv2.line(image, (int(pts[j, 0]), int(pts[j, 1])), (int(pts[p, 0]), int(pts[p, 1])), colour, 1, cv2.LINE_AA)
+    return image
+
+
 def annotate(image: np.ndarray, joints_2d: np.ndarray | None, pose_mm: np.ndarray | None, box: np.ndarray | None,
-             parents: Sequence[int], names: Sequence[str], text: str = "") -> np.ndarray:
-    """A copy of ``image`` with the 2D skeleton, the box, a 3D inset (top right) and a text line."""
+             parents: Sequence[int], names: Sequence[str], text: str = "",
+             reprojected: np.ndarray | None = None) -> np.ndarray:
+    """A copy of ``image`` with the box, the 3D pose reprojected (thin, when given), the 2D skeleton,
+    a 3D inset (top right) and a text line."""
     out = np.ascontiguousarray(image.copy())
     H, W = out.shape[:2]
     if box is not None:
         draw_box(out, box)
+    if reprojected is not None:
+        draw_thin(out, reprojected, parents)
     if joints_2d is not None:
         draw_skeleton(out, joints_2d, parents, names)
     if pose_mm is not None:

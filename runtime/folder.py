@@ -98,7 +98,8 @@ def run_folder(
                       "joint_names": list(estimator.info.joint_names)}
             if annotate_images:
                 picture = annotate(item.image, pose.joints_2d_px, pose.joints_3d_mm, pose.box,
-                                   estimator.info.joint_parents, estimator.info.joint_names, f"score {pose.score:.2f}")
+                                   estimator.info.joint_parents, estimator.info.joint_names, f"score {pose.score:.2f}",
+                                   pose.reprojected(item.image.shape))
                 write_image(out / f"{item.rel}.jpg", picture)
             write_json(result_path(out, item.rel), record)
             report.done += 1

@@ -39,3 +39,39 @@ def project_points(points_cam: np.ndarray, camera: Camera) -> np.ndarray:
     out = np.empty((points.shape[0], 2), dtype=dt)
     _project(points, camera.f.astype(dt), camera.c.astype(dt), camera.k.astype(dt), camera.p.astype(dt), out)
     return out
+
+
+@numba.njit(cache=True)
+def _fit_translation(pose, uv, f, c, out):
+    """Least squares for t in u = f (X + t) / (Z + t_z) + c, which is linear in t:
+    f t_x - (u - c_x) t_z = (u - c_x) Z - f X (and the same in y). Normal equations, 3 x 3."""
+    A = np.zeros((3, 3))
+    b = np.zeros(3)
+    for j in range(pose.shape[0]):
+        for axis in range(2):
+            du = uv[j, axis] - c[axis]
+            row = np.zeros(3)
+            row[axis] = f[axis]
+            row[2] = -du
+            rhs = du * pose[j, 2] - f[axis] * pose[j, axis]
+            for p in range(3):
+                b[p] += row[p] * rhs
+                for q in range(3):
+                    A[p, q] += row[p] * row[q]
+    out[:] = np.linalg.solve(A, b)
+
+
+def fit_translation(pose_mm: np.ndarray, joints_px: np.ndarray, f: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The camera-frame position (3,) mm of a root-relative pose (J, 3) that best projects onto the
+    2D joints (J, 2) through a pinhole camera with focal lengths ``f`` and centre ``c`` (pixels):
+    the back-projection that places the predicted pose in front of the camera."""
+    out = np.empty(3)
+    _fit_translation(np.asarray(pose_mm, np.float64), np.asarray(joints_px, np.float64),
+                     np.asarray(f, np.float64), np.asarray(c, np.float64), out)
+    return out
+
+
+def pinhole(f: float | np.ndarray, c: np.ndarray) -> Camera:
+    """A distortion-free camera at the origin (for projecting camera-frame points)."""
+    f = np.broadcast_to(np.asarray(f, np.float64), (2,)).copy()
+    return Camera(R=np.eye(3), t=np.zeros(3), f=f, c=np.asarray(c, np.float64), k=np.zeros(3), p=np.zeros(2))

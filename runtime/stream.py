@@ -71,8 +71,9 @@ def run_stream(
                 report.frames += 1
                 elapsed = time.perf_counter() - start
                 shown_fps = report.frames / elapsed if elapsed > 0 else 0.0
-                picture = annotate(frame.image, *picture_args, info.joint_parents, info.joint_names,
-                                   f"{shown_fps:5.1f} fps  {record['status']}")
+                joints, pose3d, box, reprojected = picture_args
+                picture = annotate(frame.image, joints, pose3d, box, info.joint_parents, info.joint_names,
+                                   f"{shown_fps:5.1f} fps  {record['status']}", reprojected)
                 if display:
                     cv2.imshow(f"pose3d - {name}", picture)
                     if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
@@ -103,7 +104,7 @@ def run_stream(
 
 
 def _one_frame(estimator: Estimator, tracker: Tracker, frame: Frame, bbox, full_image: bool, filters, report: StreamReport):
-    """The record for one frame and what to draw on it: (joints_2d, pose_3d, box)."""
+    """The record for one frame and what to draw on it: (joints_2d, pose_3d, box, reprojected 3D)."""
     model_id = estimator.info.model_id
     if full_image:
         box, source, weight = full_image_box(frame.image.shape), "full_image", None
@@ -117,7 +118,7 @@ def _one_frame(estimator: Estimator, tracker: Tracker, frame: Frame, bbox, full_
         if filters:
             for f in filters:
                 f.reset()
-        return {**base, **no_person_record(model_id)}, (None, None, None)
+        return {**base, **no_person_record(model_id)}, (None, None, None, None)
     pose = estimator.estimate([frame.image], [box])[0]
     if source in ("tracked", "detected"):
         tracker.update(pose.joints_2d_px, pose.score, frame.image.shape, box)
@@ -125,4 +126,5 @@ def _one_frame(estimator: Estimator, tracker: Tracker, frame: Frame, bbox, full_
         pose.joints_3d_mm = filters[0](pose.joints_3d_mm, frame.time_s)
         pose.joints_2d_px = filters[1](pose.joints_2d_px, frame.time_s)
     report.with_person += 1
-    return {**base, **pose.record(source, weight, model_id)}, (pose.joints_2d_px, pose.joints_3d_mm, pose.box)
+    return {**base, **pose.record(source, weight, model_id)}, (pose.joints_2d_px, pose.joints_3d_mm, pose.box,
+                                                               pose.reprojected(frame.image.shape))

@@ -65,6 +65,7 @@ def test_folder_run_reports_broken_files_resumes_and_aggregates(tiny_onnx, frame
         if rec["status"] == "ok":
             assert np.array(rec["joints_3d_mm"]).shape == (17, 3) and np.array(rec["joints_2d_px"]).shape == (17, 2)
             assert rec["joints_3d_mm"][0] == [0.0, 0.0, 0.0] and 0 < rec["score"] <= 1
+            assert rec["focal_px"] == 640.0 and len(rec["root_cam_mm"]) == 3  # the default camera: longer side
             assert rec["model"].startswith("tiny.onnx:") and (out / f"{rel}.jpg").is_file()
     assert not (out / ".hidden.jpg.json").exists()
 
@@ -85,12 +86,12 @@ def test_given_box_puts_the_crop_on_the_person(tiny_onnx, frames, tmp_path):
     cv2.imwrite(str(tmp_path / "p.png"), images[0])
     out = tmp_path / "out"
     r = CliRunner().invoke(run_main, [str(tmp_path / "p.png"), "-o", str(out), "--model", str(tiny_onnx), "--quiet",
-                                      "--bbox", person_bbox(joints[0]), "--no-annotate"])
+                                      "--bbox", person_bbox(joints[0]), "--no-annotate", "--focal", "900"])
     assert r.exit_code == 0, r.output
     rec = json.loads((out / "p.png.json").read_text())
     lo, hi = joints[0].min(0), joints[0].max(0)
     cx, cy, side = rec["box"]
-    assert rec["box_source"] == "given" and rec["status"] == "ok"
+    assert rec["box_source"] == "given" and rec["status"] == "ok" and rec["focal_px"] == 900.0
     np.testing.assert_allclose([cx, cy], (lo + hi) / 2, atol=0.1)
     assert side == pytest.approx((hi - lo).max() * 1.4, rel=1e-3)  # the training crop's margin
     assert not (out / "p.png.jpg").exists()  # --no-annotate

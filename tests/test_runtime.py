@@ -65,3 +65,24 @@ def test_fused_preprocessing_matches_the_opencv_chain(rng):
     rotated = np.array([[[0.9, 0.1, 0.0], [-0.1, 0.9, 0.0]]])
     with pytest.raises(ValueError, match="axis-aligned"):
         crop_normalise(frame, rotated, 112, mean, std)
+
+
+def test_back_projection_places_the_pose_where_it_projects(rng):
+    from pose3d_runtime.geometry import fit_translation, pinhole
+    from conftest import random_pose
+
+    pose = random_pose(rng)
+    pose = pose - pose[0]
+    t = np.array([150.0, -80.0, 4200.0])
+    cam = pinhole(1100.0, np.array([639.5, 359.5]))
+    uv = project_points(pose + t, cam)
+    np.testing.assert_allclose(fit_translation(pose, uv, cam.f, cam.c), t, rtol=1e-9)
+    # With noisy joints it is the linear least-squares solution (NumPy's lstsq on the same equations).
+    noisy = uv + rng.normal(scale=3.0, size=uv.shape)
+    du = noisy - cam.c
+    A = np.zeros((34, 3))
+    A[0::2, 0] = cam.f[0]
+    A[1::2, 1] = cam.f[1]
+    A[:, 2] = -du.ravel()
+    b = (du * pose[:, 2:3] - cam.f * pose[:, :2]).ravel()
+    np.testing.assert_allclose(fit_translation(pose, noisy, cam.f, cam.c), np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-8)

@@ -98,8 +98,8 @@ def annotate(image: np.ndarray, joints_2d: np.ndarray | None, pose_mm: np.ndarra
         draw_thin(out, reprojected, parents)
     if joints_2d is not None:
         draw_skeleton(out, joints_2d, parents, names)
-    if pose_mm is not None:
-        s = max(64, min(H, W) // 3)
+    s = min(H, W) // 3
+    if pose_mm is not None and s >= 48:  # no room for an inset on tiny images
         out[:s, W - s:] = pose_inset(pose_mm, parents, names, s)
     if text:
         scale = max(0.4, max(H, W) / 1500)

@@ -92,17 +92,25 @@ def run_folder(
         return item
 
     def finish(batch: list[_Loaded]) -> None:
-        poses = estimator.estimate([b.image for b in batch], [b.box for b in batch])
+        try:
+            poses = estimator.estimate([b.image for b in batch], [b.box for b in batch])
+        except Exception as e:  # noqa: BLE001 - an unexpected failure costs this batch, not the run
+            for item in batch:
+                report.failed.append({"file": item.rel, "error": f"model failed: {type(e).__name__}: {e}"})
+            poses = []
         for item, pose in zip(batch, poses):
-            record = {"file": item.rel, **pose.record(item.box_source, item.detector_score, model_id),
-                      "joint_names": list(estimator.info.joint_names)}
-            if annotate_images:
-                picture = annotate(item.image, pose.joints_2d_px, pose.joints_3d_mm, pose.box,
-                                   estimator.info.joint_parents, estimator.info.joint_names, f"score {pose.score:.2f}",
-                                   pose.reprojected(item.image.shape))
-                write_image(out / f"{item.rel}.jpg", picture)
-            write_json(result_path(out, item.rel), record)
-            report.done += 1
+            try:
+                record = {"file": item.rel, **pose.record(item.box_source, item.detector_score, model_id),
+                          "joint_names": list(estimator.info.joint_names)}
+                if annotate_images:
+                    picture = annotate(item.image, pose.joints_2d_px, pose.joints_3d_mm, pose.box,
+                                       estimator.info.joint_parents, estimator.info.joint_names,
+                                       f"score {pose.score:.2f}", pose.reprojected(item.image.shape))
+                    write_image(out / f"{item.rel}.jpg", picture)
+                write_json(result_path(out, item.rel), record)  # last: its presence means done
+                report.done += 1
+            except Exception as e:  # noqa: BLE001 - one file's failure is recorded, the run goes on
+                report.failed.append({"file": item.rel, "error": f"{type(e).__name__}: {e}"})
         if progress:
             progress(len(batch))
 

@@ -91,6 +91,8 @@ def run_stream(
             report.ended_by = "interrupted"
         except OSError as e:
             report.ended_by = f"source failed: {e}"
+        except Exception as e:  # noqa: BLE001 - end the stream, keep what was done, say why
+            report.ended_by = f"error: {type(e).__name__}: {e}"
         finally:
             report.seconds = time.perf_counter() - start
             if writer is not None:

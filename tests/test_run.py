@@ -97,6 +97,20 @@ def test_given_box_puts_the_crop_on_the_person(tiny_onnx, frames, tmp_path):
     assert not (out / "p.png.jpg").exists()  # --no-annotate
 
 
+def test_odd_images_are_handled(tiny_onnx, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "one_pixel.png"), np.zeros((1, 1, 3), np.uint8))
+    cv2.imwrite(str(src / "ünïcødé.jpg"), np.full((90, 120, 3), 128, np.uint8))
+    cv2.imwrite(str(src / "float.tiff"), np.random.default_rng(0).random((64, 48, 3), dtype=np.float32))
+    out = tmp_path / "out"
+    r = CliRunner().invoke(run_main, [str(src), "-o", str(out), "--model", str(tiny_onnx), "--quiet", "--full-image"])
+    assert r.exit_code == 0, r.output
+    for name in ("one_pixel.png", "ünïcødé.jpg", "float.tiff"):
+        assert json.loads((out / f"{name}.json").read_text())["status"] == "ok"
+        assert (out / f"{name}.jpg").is_file()
+
+
 def test_bad_arguments_are_clear(tiny_onnx, tmp_path):
     runner = CliRunner()
     r = runner.invoke(run_main, ["-o", str(tmp_path)])

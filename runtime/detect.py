@@ -97,54 +97,33 @@ def box_inside(box: np.ndarray, width: int, height: int, min_overlap: float = 0.
     return side > 0 and inside >= min_overlap * side * side
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two square (cx, cy, side) boxes."""
-    ax0, ay0, ax1, ay1 = a[0] - a[2] / 2, a[1] - a[2] / 2, a[0] + a[2] / 2, a[1] + a[2] / 2
-    bx0, by0, bx1, by1 = b[0] - b[2] / 2, b[1] - b[2] / 2, b[0] + b[2] / 2, b[1] + b[2] / 2
-    inter = max(min(ax1, bx1) - max(ax0, bx0), 0.0) * max(min(ay1, by1) - max(ay0, by0), 0.0)
-    union = a[2] ** 2 + b[2] ** 2 - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 class Tracker:
     """One person through a stream: detect, then follow the predicted joints.
 
     Following the joints alone can drift (a prediction a little too small shrinks the next box,
     and so on), so the box may change by at most ``MAX_SCALE_STEP`` per frame and stay within
     ``SCALE_RANGE`` of the side it had when detected; a track is dropped when the score falls, the box
-    leaves the frame or gets smaller than ``MIN_SIDE`` pixels. With ``redetect_every`` > 0 the
-    detector also checks the track that often and wins when its box barely overlaps (IoU <
-    ``MIN_IOU``): off by default, because HOG's false detections on cluttered frames were seen to
-    replace good tracks.
+    leaves the frame or gets smaller than ``MIN_SIDE`` pixels. (Re-detecting every second or so to
+    correct drift was tried and dropped: on cluttered real footage HOG's false detections, e.g. a tree
+    trunk, replaced good tracks.)
     """
 
     MAX_SCALE_STEP = 1.15
     SCALE_RANGE = (0.6, 1.6)
     MIN_SIDE = 48.0
-    MIN_IOU = 0.2
 
-    def __init__(self, detector: PersonDetector, margin: float, min_score: float, redetect_every: int = 0) -> None:
+    def __init__(self, detector: PersonDetector, margin: float, min_score: float) -> None:
         self.detector = detector
         self.margin = margin
         self.min_score = min_score
-        self.redetect_every = redetect_every
         self.box: np.ndarray | None = None
-        self._since_check = 0
         self._detected_side = 0.0
 
     def locate(self, frame: np.ndarray) -> tuple[np.ndarray | None, str, float | None]:
         """The box for this frame: (box or None, 'tracked' | 'detected' | 'no_person', detector weight)."""
         if self.box is not None:
-            self._since_check += 1
-            if self.redetect_every <= 0 or self._since_check < self.redetect_every:
-                return self.box, "tracked", None
-            self._since_check = 0
-            found = self.detector(frame)
-            if found is None or box_iou(found.box, self.box) >= self.MIN_IOU:
-                return self.box, "tracked", None
-        else:
-            found = self.detector(frame)
-            self._since_check = 0
+            return self.box, "tracked", None
+        found = self.detector(frame)
         if found is None:
             return None, "no_person", None
         self._detected_side = float(found.box[2])
@@ -165,6 +144,3 @@ class Tracker:
             self.box = None
         else:
             self.box = box
-
-    def reset(self) -> None:
-        self.box = None

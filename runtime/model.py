@@ -15,11 +15,10 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -160,15 +159,3 @@ class PoseModel:
 
     def describe(self) -> str:
         return f"{self.info.model_id} on {self.provider.replace('ExecutionProvider', '')}"
-
-
-def cpu_threads() -> int:
-    """The cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def describe_providers(providers: Sequence[str]) -> str:
-    return ", ".join(p.replace("ExecutionProvider", "") for p in providers)

@@ -30,7 +30,7 @@ import onnxruntime as ort
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_runtime import (accuracy, folder_end_to_end, folder_stages, full_size_images, inference,  # noqa: E402
-                           model_gflop, preprocessing, stream_clip, streaming)
+                           model_gflop, preprocessing, score_separation, stream_clip, streaming)
 from common import RESULTS, cores, cpu_model, matmul_gflops  # noqa: E402
 from pose3d.crop import CropSpec  # noqa: E402
 from pose3d_runtime.model import PoseModel, default_model_path  # noqa: E402
@@ -114,6 +114,7 @@ def main() -> None:
 
     print("accuracy ...", file=sys.stderr)
     result["accuracy"] = accuracy({"shipped (int8)": shipped_path}, 256 if q else 2000)
+    result["score"] = score_separation(estimator, 40 if q else 200)
 
     print("data engine ...", file=sys.stderr)
     from bench_prepared import read_speed
@@ -163,6 +164,10 @@ def report(r: dict[str, Any]) -> str:
             f"p95 {s['latency_ms_p95']} ms; detector ran on {s['detector_runs']} frames, a person on {s['frames_with_person']}."]
     out += ["", "**Accuracy** on rendered synthetic test crops (mm)", "", "| model | crops | MPJPE | P-MPJPE |", "|---|---|---|---|"]
     out += [f"| {x['model']} | {x['samples']} | {x['mpjpe_mm']:.1f} | {x['p_mpjpe_mm']:.1f} |" for x in r["accuracy"]]
+    sc = r["score"]
+    out += ["", f"**Pose score** (agreement of the 2D and 3D heads) on {sc['pairs']} synthetic test frames: median "
+            f"{sc['person_median']:.2f} on the person's crop, {sc['background_median']:.2f} on a background crop of the same "
+            f"size; AUC {sc['auc']:.2f} (chance a person crop scores higher)."]
     d = r["data"]
     reads = d["prepared_reads"]
     out += ["", f"**Data engine.** Synthetic crops rendered: {d['synthetic_crops_per_s']:.0f}/s per process "

@@ -9,7 +9,8 @@
 - ``folder_stages`` / ``folder_end_to_end``: pose3d-run's folder loop and each of its stages alone.
 - ``streaming``: the video loop on a 640 x 480 clip: frames/s and per-frame latency.
 - ``accuracy``: MPJPE / P-MPJPE of ONNX files on rendered synthetic test crops (crops from the
-  test split's poses, which no model trained on).
+  test split's poses, which no model trained on); ``score_separation``: the pose score on person vs
+  background crops.
 """
 
 from __future__ import annotations
@@ -249,3 +250,33 @@ def accuracy(paths: dict[str, Path], samples: int) -> list[dict[str, Any]]:
         rows.append({"model": name, "samples": samples, "mpjpe_mm": float(mpjpe(pose, truth).mean()),
                      "p_mpjpe_mm": float(p_mpjpe(pose, truth).mean())})
     return rows
+
+
+def score_separation(estimator: Estimator, frames: int, seed: int = 13) -> dict[str, Any]:
+    """How well the pose score tells a person crop from a background crop: on whole synthetic test
+    frames, the true person box vs a random box (0.3 to 1 times its size) that does not touch it; the AUC is
+    the chance a person crop scores higher than a background one."""
+    from pose3d.crop import square_box
+
+    ds = SyntheticPoses(SynthConfig(split="test", seed=seed, length=frames))
+    rng = np.random.default_rng(seed)
+    pos, neg = [], []
+    for i in range(frames):
+        s = ds.render_full_frames([i])
+        img = np.ascontiguousarray(s["image"][0].transpose(1, 2, 0)[..., ::-1])
+        H, W = img.shape[:2]
+        box = square_box(s["joints_2d"][0].astype(np.float64), estimator.margin)
+        for _ in range(50):  # a background box, 0.3 to 1 times the person's, clear of it and inside the frame
+            side = box[2] * rng.uniform(0.3, 1.0)
+            if side >= min(H, W):
+                continue
+            c = rng.uniform([side / 2, side / 2], [W - side / 2, H - side / 2])
+            if (np.abs(c - box[:2]) >= (box[2] + side) / 2).any():
+                p_pose, n_pose = estimator.estimate([img, img], [box, np.array([c[0], c[1], side])])
+                pos.append(p_pose.score)
+                neg.append(n_pose.score)
+                break
+    pos_a, neg_a = np.array(pos), np.array(neg)
+    auc = float((pos_a[:, None] > neg_a[None, :]).mean() + 0.5 * (pos_a[:, None] == neg_a[None, :]).mean())
+    return {"pairs": len(pos), "person_median": float(np.median(pos_a)), "background_median": float(np.median(neg_a)),
+            "auc": auc}

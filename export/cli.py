@@ -1,6 +1,6 @@
 """pose3d-export: a trained checkpoint to ONNX, verified against PyTorch.
 
-    pose3d-export runs/default/finetune.pt -o model.onnx [--fp16] [--int8]
+    pose3d-export runs/default/finetune.pt -o model.onnx [--fp16] [--int8] [--person runs/default/person.pt]
 """
 
 from __future__ import annotations
@@ -18,16 +18,28 @@ import click
 @click.option("--tolerance-mm", type=click.FloatRange(min=0), default=0.5, show_default=True)
 @click.option("--fp16", is_flag=True, help="Also write a float16 variant (*.fp16.onnx).")
 @click.option("--int8", is_flag=True, help="Also write an int8 variant of the fully connected layers (*.int8.onnx).")
-def main(checkpoint: Path, output: Path, samples: int, tolerance_mm: float, fp16: bool, int8: bool) -> None:
+@click.option("--person", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A person-head checkpoint (person.pt) to add as a third output (default: person.pt beside "
+                   "CHECKPOINT when it is there).")
+@click.option("--no-person", is_flag=True, help="Leave the person head out even if person.pt is there.")
+def main(checkpoint: Path, output: Path, samples: int, tolerance_mm: float, fp16: bool, int8: bool,
+         person: Path | None, no_person: bool) -> None:
     from pose3d_export.onnx_export import VerificationError, export
 
+    if person is None and not no_person and (checkpoint.parent / "person.pt").is_file():
+        person = checkpoint.parent / "person.pt"
+    if no_person:
+        person = None
+    if person is not None:
+        click.echo(f"with the person head of {person}")
     try:
-        checks = export(checkpoint, output, samples=samples, tolerance_mm=tolerance_mm, fp16=fp16, int8=int8)
+        checks = export(checkpoint, output, samples=samples, tolerance_mm=tolerance_mm, fp16=fp16, int8=int8,
+                        person=person)
     except (ValueError, VerificationError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"verified on {samples} rendered test crops against PyTorch:")
-    click.echo("| variant | file | MB | max error vs PyTorch (mm) | (px) | MPJPE vs truth (mm) | change (mm) |")
-    click.echo("|---|---|---|---|---|---|---|")
+    click.echo("| variant | file | MB | max error vs PyTorch (mm) | (px) | (person prob.) | MPJPE vs truth (mm) | change (mm) |")
+    click.echo("|---|---|---|---|---|---|---|---|")
     for c in checks:
         click.echo(f"| {c.name} | {c.path} | {c.size_mb:.1f} | {c.max_pose_error_mm:.4f} | {c.max_joint2d_error_px:.4f} | "
-                   f"{c.mpjpe_vs_truth_mm:.1f} | {c.mpjpe_change_mm:+.2f} |")
+                   f"{c.max_person_error:.5f} | {c.mpjpe_vs_truth_mm:.1f} | {c.mpjpe_change_mm:+.2f} |")

@@ -18,6 +18,7 @@ from torch import nn
 
 from pose3d.models.cnn import PaperCNN, unit_to_crop
 from pose3d.models.codec import PoseCodec
+from pose3d.models.person import PersonHead
 from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 
 
@@ -35,7 +36,11 @@ def _fold_batchnorm_into_linear(bn: nn.BatchNorm2d, linear: nn.Linear, spatial: 
 
 
 class InferenceNet(nn.Module):
-    def __init__(self, model: StructuredPoseNet | DirectPoseNet, pose_codec: PoseCodec = PoseCodec()) -> None:
+    """Crops -> (pose mm, 2D joints px[, person probability]); the third output where a trained
+    ``PersonHead`` is given (its first layer gets the batch norm folded in like the others)."""
+
+    def __init__(self, model: StructuredPoseNet | DirectPoseNet, pose_codec: PoseCodec = PoseCodec(),
+                 person: PersonHead | None = None) -> None:
         super().__init__()
         cnn: PaperCNN = model.cnn
         self.input_size = cnn.config.input_size
@@ -52,6 +57,11 @@ class InferenceNet(nn.Module):
         head_2d = copy.deepcopy(list(cnn.head_2d))
         head_2d[0] = _fold_batchnorm_into_linear(bn, head_2d[0], side)
         self.head_2d = nn.Sequential(*head_2d)
+        self.person = None
+        if person is not None:
+            layers = copy.deepcopy(list(person.net))
+            layers[0] = _fold_batchnorm_into_linear(bn, layers[0], side)
+            self.person = nn.Sequential(*layers)
         out = cnn.out
         self.out = nn.Linear(out.in_features, pose_codec.dim)
         with torch.no_grad():
@@ -63,9 +73,11 @@ class InferenceNet(nn.Module):
                 self.out.load_state_dict(out.state_dict())
         self.eval()
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         f = self.features(image).flatten(1)  # (B, C*H*W)
         pose = self.out(self.head(f)).unflatten(-1, (-1, 3)) * self.scale_mm  # (B, J, 3) mm
         pose = pose - pose[:, :1]
         joints = unit_to_crop(self.head_2d(f).unflatten(-1, (-1, 2)), self.input_size)  # (B, J, 2) px
-        return pose, joints
+        if self.person is None:
+            return pose, joints
+        return pose, joints, torch.sigmoid(self.person(f).squeeze(-1))  # (B,) probability

@@ -2,7 +2,8 @@
 
 The graph: input ``image`` (B, 3, S, S) float32, normalised with the mean and std in the metadata;
 outputs ``pose_mm`` (B, 17, 3) root-relative camera-frame joints in mm and ``joints_2d`` (B, 17, 2)
-crop pixels. The batch dimension is dynamic.
+crop pixels, and with a person head ``person`` (B,), the probability that the crop holds a person.
+The batch dimension is dynamic.
 
 Verification renders synthetic test crops (real inputs, not noise), runs the original PyTorch model
 and the ONNX file with onnxruntime's CPU provider, and fails past a tolerance. Variants: fp16 weights
@@ -33,6 +34,7 @@ from pose3d.train.checkpoint import load_model
 from pose3d_export.fold import InferenceNet
 
 OPSET = 17
+TOLERANCE_PERSON = 1e-3  # person probability, fp32 graph against PyTorch
 
 
 class VerificationError(RuntimeError):
@@ -48,11 +50,19 @@ class Check:
     max_joint2d_error_px: float
     mpjpe_vs_truth_mm: float  # accuracy on the verification crops
     mpjpe_change_mm: float  # against the fp32 graph's accuracy
+    max_person_error: float = 0.0  # person probability against PyTorch (0 without a person head)
 
 
-def metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any], input_size: int) -> dict[str, str]:
+def metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any], input_size: int,
+             person: dict[str, Any] | None = None) -> dict[str, str]:
     codec = ImageCodec()
     crop = SynthConfig().crop
+    outputs = {
+        "pose_mm": "joints (B, 17, 3) in mm, camera frame (X right, Y down, Z forward), relative to the pelvis",
+        "joints_2d": "joints (B, 17, 2) in pixels of the input crop (pixel centres at integers)",
+    }
+    if person is not None:
+        outputs["person"] = "(B,) probability that the crop holds a person (pose3d.models.person)"
     return {
         "pose3d_version": __version__,
         "source_checkpoint": checkpoint.name,
@@ -61,16 +71,14 @@ def metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any]
         "step": str(info["step"]),
         "input": json.dumps({"name": "image", "layout": "NCHW", "size": input_size, "colour": "RGB",
                              "normalise": "(pixel / 255 - mean) / std", "mean": codec.mean, "std": codec.std}),
-        "outputs": json.dumps({
-            "pose_mm": "joints (B, 17, 3) in mm, camera frame (X right, Y down, Z forward), relative to the pelvis",
-            "joints_2d": "joints (B, 17, 2) in pixels of the input crop (pixel centres at integers)",
-        }),
+        "outputs": json.dumps(outputs),
         # How the training crops were cut around the person (pose3d.crop): the runtime cuts the same.
         "crop": json.dumps({"size": crop.size, "input_size": input_size, "margin": crop.margin}),
         "joint_names": json.dumps(H36M17.names),
         "joint_parents": json.dumps(H36M17.parents),
         "training_config": json.dumps(config_dict),
         "metrics": json.dumps(info.get("metrics", {})),
+        "person_head": json.dumps(person or {}),
     }
 
 
@@ -83,10 +91,9 @@ def _session(path: Path):
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def _run(path: Path, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    sess = _session(path)
-    pose, joints = sess.run(["pose_mm", "joints_2d"], {"image": x})
-    return pose, joints
+def _run(path: Path, x: np.ndarray) -> list[np.ndarray]:
+    """Every output of the graph: pose_mm, joints_2d[, person]."""
+    return _session(path).run(None, {"image": x})
 
 
 def export(
@@ -97,28 +104,39 @@ def export(
     tolerance_px: float = 0.05,
     fp16: bool = False,
     int8: bool = False,
+    person: str | Path | None = None,
 ) -> list[Check]:
-    """Export ``checkpoint`` to ``output`` (and ``*.fp16.onnx`` / ``*.int8.onnx``), verified.
+    """Export ``checkpoint`` to ``output`` (and ``*.fp16.onnx`` / ``*.int8.onnx``), verified; with
+    ``person`` (a person-stage checkpoint), the graph has a third output, the person probability.
 
     Raises VerificationError if the fp32 graph differs from PyTorch by more than the tolerances;
     the variants are measured, not bounded (their errors are the point of measuring them).
     """
     checkpoint, output = Path(checkpoint), Path(output)
     model, config, info = load_model(checkpoint)
-    if info["kind"] == "prior":
-        raise ValueError(f"{checkpoint} holds the pose prior alone; export an image model (finetune or direct)")
-    net = InferenceNet(model)
+    if info["kind"] not in ("structured", "direct"):
+        what = "the pose prior" if info["kind"] == "prior" else "a person head"
+        raise ValueError(f"{checkpoint} holds {what} alone; export an image model (finetune or direct)")
+    head, person_meta = None, None
+    if person is not None:
+        head, _, person_info = load_model(person)
+        if person_info["kind"] != "person":
+            raise ValueError(f"{person}: not a person-head checkpoint (it holds a {person_info['kind']} model)")
+        person_meta = {"source_checkpoint": Path(person).name, "step": int(person_info["step"]),
+                       "metrics": person_info.get("metrics", {})}
+    net = InferenceNet(model, person=head)
     size = net.input_size
     output.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 3, size, size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        names = ["pose_mm", "joints_2d"] + (["person"] if head is not None else [])
         torch.onnx.export(
-            net, (dummy,), str(output), input_names=["image"], output_names=["pose_mm", "joints_2d"],
-            dynamic_axes={"image": {0: "batch"}, "pose_mm": {0: "batch"}, "joints_2d": {0: "batch"}},
+            net, (dummy,), str(output), input_names=["image"], output_names=names,
+            dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}},
             opset_version=OPSET, dynamo=False,
         )
-    meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), size)
+    meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), size, person_meta)
     graph = onnx.load(str(output))
     onnx.helper.set_model_props(graph, meta)
     onnx.save(graph, str(output))
@@ -128,6 +146,9 @@ def export(
     data = ds.render_batch(range(samples))
     x = ImageCodec().encode(torch.from_numpy(data["image"])).numpy()
     ref_pose, ref_joints = predict(model, data["image"])
+    if head is not None:
+        with torch.no_grad():
+            ref_person = net(torch.from_numpy(x))[2].numpy()
     truth = data["pose_rel"].astype(np.float64)
 
     checks = []
@@ -138,17 +159,20 @@ def export(
     if int8:
         variants.append(("int8", _int8(output)))
     for name, path in variants:
-        pose, joints = _run(path, x)
+        pose, joints, *rest = _run(path, x)
+        person_err = float(np.abs(rest[0] - ref_person).max()) if head is not None else 0.0
         err_mm = float(np.abs(np.linalg.norm(pose - ref_pose, axis=-1)).max())
         err_px = float(np.abs(np.linalg.norm(joints - ref_joints, axis=-1)).max())
         acc = float(mpjpe(pose.astype(np.float64), truth).mean())
         base_mpjpe = acc if base_mpjpe is None else base_mpjpe
-        checks.append(Check(name, path, path.stat().st_size / 1e6, err_mm, err_px, acc, acc - base_mpjpe))
+        checks.append(Check(name, path, path.stat().st_size / 1e6, err_mm, err_px, acc, acc - base_mpjpe, person_err))
     first = checks[0]
-    if first.max_pose_error_mm > tolerance_mm or first.max_joint2d_error_px > tolerance_px:
+    if (first.max_pose_error_mm > tolerance_mm or first.max_joint2d_error_px > tolerance_px
+            or first.max_person_error > TOLERANCE_PERSON):
         raise VerificationError(
-            f"{output}: ONNX differs from PyTorch by up to {first.max_pose_error_mm:.4f} mm and "
-            f"{first.max_joint2d_error_px:.4f} px (tolerance {tolerance_mm} mm, {tolerance_px} px)"
+            f"{output}: ONNX differs from PyTorch by up to {first.max_pose_error_mm:.4f} mm, "
+            f"{first.max_joint2d_error_px:.4f} px and {first.max_person_error:.5f} in person probability "
+            f"(tolerance {tolerance_mm} mm, {tolerance_px} px, {TOLERANCE_PERSON})"
         )
     return checks
 

@@ -147,15 +147,19 @@ class PoseModel:
         self._outputs = [o.name for o in self.session.get_outputs()]
         if self._outputs[:2] != ["pose_mm", "joints_2d"]:
             raise ModelError(f"{self.path}: expected outputs pose_mm, joints_2d; found {self._outputs}")
+        self.has_person = "person" in self._outputs
 
-    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 3, S, S) float32 normalised crops -> (B, J, 3) mm root-relative camera-frame joints and
-        (B, J, 2) joints in crop pixels."""
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(B, 3, S, S) float32 normalised crops -> (B, J, 3) mm root-relative camera-frame joints,
+        (B, J, 2) joints in crop pixels, and (B,) person probabilities (None for a model without a
+        person head)."""
         if x.shape[0] == 0:
             J = len(self.info.joint_names)
-            return np.zeros((0, J, 3), np.float32), np.zeros((0, J, 2), np.float32)
-        pose, joints = self.session.run(self._outputs[:2], {self._input: np.ascontiguousarray(x, np.float32)})
-        return pose, joints
+            return np.zeros((0, J, 3), np.float32), np.zeros((0, J, 2), np.float32), \
+                (np.zeros(0, np.float32) if self.has_person else None)
+        out = self.session.run(None, {self._input: np.ascontiguousarray(x, np.float32)})
+        named = dict(zip(self._outputs, out))
+        return named["pose_mm"], named["joints_2d"], named.get("person")
 
     def describe(self) -> str:
         return f"{self.info.model_id} on {self.provider.replace('ExecutionProvider', '')}"

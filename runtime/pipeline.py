@@ -9,7 +9,9 @@ The network predicts the pose relative to the pelvis. ``Pose.root_mm`` places it
 camera: the translation whose perspective projection best lands the 3D joints on the predicted 2D
 joints (``geometry.fit_translation``), through a pinhole camera of focal length ``focal_px`` (given,
 or the image's longer side). Its depth scales with that focal length, so it is only as good as the
-assumed camera; the overlay draws that reprojection thin beside the 2D skeleton.
+assumed camera; the overlay draws that reprojection thin beside the 2D skeleton. ``Pose.score`` is
+the model's person probability where it has a person head, else the agreement of its 2D and 3D
+heads (``pose3d_runtime.score``).
 """
 
 from __future__ import annotations
@@ -103,8 +105,8 @@ class Estimator:
         I = self.info
         affines = self.crop_affines(np.stack(boxes))
         x = np.concatenate([crop_normalise(f, A[None], I.input_size, I.mean, I.std) for f, A in zip(frames, affines)])
-        pose, joints = self.model(x)
-        scores = pose_score(pose, joints)
+        pose, joints, person = self.model(x)
+        scores = person if person is not None else pose_score(pose, joints)
         joints_frame = apply_affine(invert_affine(affines), joints.astype(np.float64))
         poses = []
         for i, frame in enumerate(frames):

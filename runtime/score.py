@@ -1,4 +1,5 @@
-"""A per-pose score from the agreement of the model's two heads.
+"""A per-pose score from the agreement of the model's two heads: the fallback for models exported
+without a person head (with one, the score is its person probability: ``pose3d.models.person``).
 
 The network predicts the 3D pose and, from the same features, the 2D joints in the crop. On a crop
 that holds a person the two agree: the 3D pose seen by a weak-perspective camera (a scale and a

@@ -17,6 +17,8 @@ TINY = [
     "latent_stage.steps=6", "latent_stage.batch_size=8", "latent_stage.val_every=3", "latent_stage.checkpoint_every=3",
     "finetune_stage.steps=4", "finetune_stage.batch_size=8", "finetune_stage.val_every=2", "finetune_stage.checkpoint_every=2",
     "direct_stage.steps=6", "direct_stage.batch_size=8", "direct_stage.val_every=3", "direct_stage.checkpoint_every=3",
+    "cnn.hidden_person=8", "person_stage.steps=6", "person_stage.batch_size=8", "person_stage.val_every=3",
+    "person_stage.checkpoint_every=3",
 ]
 
 
@@ -55,13 +57,14 @@ def random_pose(rng: np.random.Generator, n: int | None = None) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def tiny_onnx(tmp_path_factory) -> Path:
-    """A tiny trained structured model exported to ONNX (for runtime tests: the pipeline, not accuracy)."""
+    """A tiny trained structured model with a person head, exported to ONNX (for runtime tests: the
+    pipeline, not accuracy)."""
     from pose3d.train.stages import run
     from pose3d_export.onnx_export import export
 
     out = tmp_path_factory.mktemp("tiny_model")
-    run(tiny(out), ["prior", "latent", "finetune"], progress=False)
-    export(out / "finetune.pt", out / "tiny.onnx", samples=4)
+    run(tiny(out), ["prior", "latent", "finetune", "person"], progress=False)
+    export(out / "finetune.pt", out / "tiny.onnx", samples=4, person=out / "person.pt")
     return out / "tiny.onnx"
 
 

@@ -64,3 +64,24 @@ def test_export_verifies_and_writes_metadata_and_variants(trained, tmp_path):
 def test_export_refuses_the_prior_alone(trained, tmp_path):
     r = CliRunner().invoke(export_main, [str(trained / "prior.pt"), "-o", str(tmp_path / "m.onnx")])
     assert r.exit_code == 1 and "prior alone" in r.output
+
+
+def test_export_with_the_person_head_adds_a_verified_probability(trained, tmp_path):
+    from pose3d_runtime.model import PoseModel
+
+    run(tiny(trained), ["person"], progress=False)
+    out = tmp_path / "model.onnx"
+    r = CliRunner().invoke(export_main, [str(trained / "finetune.pt"), "-o", str(out), "--samples", "8"])
+    assert r.exit_code == 0, r.output
+    assert "with the person head" in r.output  # person.pt beside the checkpoint is found
+    m = PoseModel(out, device="cpu")
+    assert m.has_person and json.loads(dict(m.session.get_modelmeta().custom_metadata_map)["person_head"])["step"] == 6
+    x = np.random.default_rng(2).normal(size=(3, 3, 112, 112)).astype(np.float32)
+    pose, joints, person = m(x)
+    assert person.shape == (3,) and ((person > 0) & (person < 1)).all()
+    r = CliRunner().invoke(export_main, [str(trained / "finetune.pt"), "-o", str(tmp_path / "plain.onnx"), "--samples",
+                                         "4", "--no-person"])
+    assert r.exit_code == 0 and not PoseModel(tmp_path / "plain.onnx", device="cpu").has_person
+    r = CliRunner().invoke(export_main, [str(trained / "finetune.pt"), "-o", str(tmp_path / "x.onnx"), "--person",
+                                         str(trained / "prior.pt")])
+    assert r.exit_code == 1 and "not a person-head checkpoint" in r.output

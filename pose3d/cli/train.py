@@ -1,6 +1,6 @@
 """pose3d-train: train the pose prior, the CNN and the fine-tuned stack (and the direct baseline).
 
-    pose3d-train                                   # the method: prior, latent, finetune
+    pose3d-train                                   # the method: prior, latent, finetune, then the person head
     pose3d-train --stage ablation                  # ... and the direct-regression baseline
     pose3d-train --stage latent --config my.toml --set latent_stage.steps=5000
     pose3d-train --data prepared/h36m --out runs/h36m  # on a prepared Human3.6M set
@@ -19,7 +19,7 @@ import click
 
 from pose3d.train.config import STAGES, config_to_dict, load_config
 
-STAGE_SETS = {"all": ("prior", "latent", "finetune"), "ablation": ("prior", "latent", "finetune", "direct")}
+STAGE_SETS = {"all": ("prior", "latent", "finetune", "person"), "ablation": ("prior", "latent", "finetune", "direct")}
 
 
 @click.command(help="Train the structured-prediction model in stages (see pose3d/train/stages.py).")
@@ -47,6 +47,8 @@ def main(config_path: Path | None, stage: str, overrides: tuple[str, ...], out_d
     if data is not None:
         config = replace(config, data=data)
     stages = STAGE_SETS.get(stage, (stage,))
+    if config.data != "synthetic" and stage == "all":
+        stages = tuple(s for s in stages if s != "person")  # it needs background crops: synthetic only
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config_to_dict(config), indent=1))

@@ -108,6 +108,21 @@ class SyntheticPoses:
         out = render(poses, cameras, looks, draws, affines, (size, size), self.config.scene, self._photos)
         return self._as_samples(out, cameras, affines, k, indices)
 
+    def render_background_batch(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
+        """The same scenes as ``render_batch``, cropped where the person is not: the crop moved by
+        1.05 to 1.6 times its side in a random direction (fixed by the seed and the indices, without
+        touching the samples' own draws), so it shows floor, clutter and background only.
+        Negatives for the person head; the pose labels are meaningless and left out."""
+        draws, poses, k, cameras, looks, affines = self._sample(indices)
+        rng = np.random.default_rng([self.stream_seed, 0xB6, *(int(i) for i in indices[:1]), len(indices)])
+        angle = rng.uniform(0.0, 2.0 * np.pi, size=len(indices))
+        dist = rng.uniform(1.05, 1.6, size=len(indices)) * self.config.crop.size
+        affines = shift_affine(affines, dist * np.cos(angle), dist * np.sin(angle))
+        size = self.config.crop.input_size
+        out = render(poses, cameras, looks, draws, affines, (size, size), self.config.scene, self._photos)
+        return {"image": np.ascontiguousarray(out.images.transpose(0, 3, 1, 2)),
+                "person_coverage": out.mask.mean(axis=(1, 2)), "index": np.asarray(indices, dtype=np.int64)}
+
     def render_all(self, chunk: int = 250) -> dict[str, np.ndarray]:
         """Every sample of the split (a fixed validation or test set), rendered ``chunk`` at a time."""
         parts = [self.render_batch(range(lo, min(lo + chunk, self.length))) for lo in range(0, self.length, chunk)]

@@ -25,6 +25,15 @@ class CNNConfig:
     dropout: float = 0.5
     hidden_2d: int = 256
     num_joints: int = 17
+    hidden_person: int = 64  # the person head (pose3d.models.person), trained after the rest
+
+
+def feature_dim(config: CNNConfig) -> int:
+    """Length of the flattened convolutional features the heads read."""
+    side = config.input_size
+    for k in config.kernels:
+        side = (side - k + 1) // 2
+    return config.channels[-1] * side * side
 
 
 class PaperCNN(nn.Module):
@@ -32,13 +41,13 @@ class PaperCNN(nn.Module):
         super().__init__()
         self.config = config
         layers: list[nn.Module] = []
-        c_in, side = 3, config.input_size
+        c_in = 3
         for c, k in zip(config.channels, config.kernels):
             layers += [nn.Conv2d(c_in, c, k), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
-            c_in, side = c, (side - k + 1) // 2
+            c_in = c
         layers.append(nn.BatchNorm2d(c_in))
         self.features = nn.Sequential(*layers)
-        self.feature_dim = c_in * side * side
+        self.feature_dim = feature_dim(config)
         fc: list[nn.Module] = []
         d = self.feature_dim
         for width in config.fc:

@@ -15,7 +15,7 @@ from typing import Any
 from pose3d.models.cnn import CNNConfig
 from pose3d.models.prior import PriorConfig
 
-STAGES = ("prior", "latent", "finetune", "direct")
+STAGES = ("prior", "latent", "finetune", "direct", "person")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class TrainConfig:
     latent_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=3000, batch_size=64, lr=5e-4))
     finetune_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=1500, batch_size=64, lr=1e-4))
     direct_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=4500, batch_size=64, lr=5e-4))
+    # The person head on the frozen fine-tuned (or direct) network: person vs background crops.
+    person_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=300, batch_size=64, lr=1e-3, val_every=100))
 
     def stage(self, name: str) -> StageConfig:
         if name not in STAGES:

@@ -4,7 +4,8 @@ prepared Human3.6M set (``TrainConfig.data``: "synthetic" or the folder made by 
 (a) ``prior``: the denoising autoencoder on pose-bank poses seen from random cameras;
 (b) ``latent``: the CNN regresses the prior's latent code of each training pose;
 (c) ``finetune``: the CNN and the prior's decoder, stacked, trained end to end on the 3D pose;
-``direct``: the same CNN regressing the pose directly, with the budget of (b) and (c) together.
+``direct``: the same CNN regressing the pose directly, with the budget of (b) and (c) together;
+``person``: a person-vs-background head on the frozen result (``pose3d.train.person``).
 Every image stage also trains the small 2D-joint head (``loss_2d_weight``).
 
 On Human3.6M the image stages read stored crops of the training subjects (a random sub-crop each,
@@ -41,6 +42,7 @@ from pose3d.synth.draws import Draws
 from pose3d.train.checkpoint import load_model, read_checkpoint
 from pose3d.train.config import STAGES, TrainConfig, config_to_dict
 from pose3d.train.loop import Processes, Stage, step_seed, train_stage
+from pose3d.train.person import person_stage
 
 POSE = PoseCodec()
 IMAGE = ImageCodec()
@@ -251,7 +253,8 @@ def read_step(path: Path) -> int:
     return int(read_checkpoint(path)["step"]) if path.exists() else 0
 
 
-BUILDERS = {"prior": prior_stage, "latent": latent_stage, "finetune": finetune_stage, "direct": direct_stage}
+BUILDERS = {"prior": prior_stage, "latent": latent_stage, "finetune": finetune_stage, "direct": direct_stage,
+            "person": person_stage}
 NEEDS = {"latent": "prior", "finetune": "latent"}
 
 

@@ -1,0 +1,26 @@
+"""Is there a person in this crop? A small head on the CNN's convolutional features.
+
+The pose networks always answer with a pose, person or not. ``PersonHead`` reads the same features
+as the pose and 2D heads (after the last batch norm) and returns a logit: trained, with the pose
+network frozen, on synthetic person crops against background crops of the same scenes
+(``pose3d.train.person``). The runtime uses its probability as the pose's score, to report
+crops without a person and to drop a lost track.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pose3d.models.cnn import CNNConfig, feature_dim
+
+
+class PersonHead(nn.Module):
+    def __init__(self, config: CNNConfig = CNNConfig()) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(feature_dim(config), config.hidden_person), nn.ReLU(inplace=True),
+                                 nn.Linear(config.hidden_person, 1))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, feature_dim) -> (B,) logits."""
+        return self.net(features).squeeze(-1)

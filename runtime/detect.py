@@ -97,44 +97,78 @@ def box_inside(box: np.ndarray, width: int, height: int, min_overlap: float = 0.
     return side > 0 and inside >= min_overlap * side * side
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two square (cx, cy, side) boxes."""
+    lo = np.maximum(a[:2] - a[2] / 2, b[:2] - b[2] / 2)
+    hi = np.minimum(a[:2] + a[2] / 2, b[:2] + b[2] / 2)
+    inter = float(np.prod(np.clip(hi - lo, 0.0, None)))
+    union = float(a[2] ** 2 + b[2] ** 2) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    box: np.ndarray
+    source: str  # "tracked" or "detected"
+    detector_score: float | None = None
+
+
 class Tracker:
     """One person through a stream: detect, then follow the predicted joints.
 
-    Following the joints alone can drift (a prediction a little too small shrinks the next box,
-    and so on), so the box may change by at most ``MAX_SCALE_STEP`` per frame and stay within
-    ``SCALE_RANGE`` of the side it had when detected; a track is dropped when the score falls, the box
-    leaves the frame or gets smaller than ``MIN_SIDE`` pixels. (Re-detecting every second or so to
-    correct drift was tried and dropped: on cluttered real footage HOG's false detections, e.g. a tree
-    trunk, replaced good tracks.)
+    Following the joints alone drifts when the 2D prediction is off (one frame's error moves the next
+    crop, which makes the next prediction worse), so the box moves only part of the way towards the
+    box around the new joints (``GAIN``), by at most ``MAX_SCALE_STEP`` in size per frame and within
+    ``SCALE_RANGE`` of its size when detected. Every ``check_every`` frames the detector runs too; when
+    its box differs from the track (IoU < ``SAME_IOU``), both crops go through the model and the one
+    with the higher score wins (``candidates``, then ``choose``). A track is dropped when its score
+    falls below ``min_score``, its box leaves the frame or gets smaller than ``MIN_SIDE`` pixels.
     """
 
+    GAIN = 0.6
     MAX_SCALE_STEP = 1.15
     SCALE_RANGE = (0.6, 1.6)
     MIN_SIDE = 48.0
+    SAME_IOU = 0.3
 
-    def __init__(self, detector: PersonDetector, margin: float, min_score: float) -> None:
+    def __init__(self, detector: PersonDetector, margin: float, min_score: float, check_every: int = 15) -> None:
         self.detector = detector
         self.margin = margin
         self.min_score = min_score
+        self.check_every = check_every
         self.box: np.ndarray | None = None
         self._detected_side = 0.0
+        self._since_check = 0
 
-    def locate(self, frame: np.ndarray) -> tuple[np.ndarray | None, str, float | None]:
-        """The box for this frame: (box or None, 'tracked' | 'detected' | 'no_person', detector weight)."""
+    def candidates(self, frame: np.ndarray) -> list[Candidate]:
+        """The boxes to try on this frame (none: nobody found)."""
         if self.box is not None:
-            return self.box, "tracked", None
+            self._since_check += 1
+            if self.check_every <= 0 or self._since_check < self.check_every:
+                return [Candidate(self.box, "tracked")]
+            self._since_check = 0
+            found = self.detector(frame)
+            if found is None or box_iou(found.box, self.box) >= self.SAME_IOU:
+                return [Candidate(self.box, "tracked")]
+            return [Candidate(self.box, "tracked"), Candidate(found.box, "detected", found.weight)]
+        self._since_check = 0
         found = self.detector(frame)
-        if found is None:
-            return None, "no_person", None
-        self._detected_side = float(found.box[2])
-        return found.box, "detected", found.weight
+        return [] if found is None else [Candidate(found.box, "detected", found.weight)]
+
+    def choose(self, candidates: list[Candidate], scores: list[float]) -> int:
+        """Which candidate to keep, by score; a new detection resets the size range."""
+        best = int(np.argmax(scores))
+        if candidates[best].source == "detected":
+            self._detected_side = float(candidates[best].box[2])
+        return best
 
     def update(self, joints_2d: np.ndarray, score: float, frame_shape: tuple[int, ...], used_box: np.ndarray) -> None:
         """After the model ran on this frame (in ``used_box``): follow its joints, or drop the track."""
-        box = joints_box(joints_2d, self.margin)
-        if not np.isfinite(box).all():
+        target = joints_box(joints_2d, self.margin)
+        if not np.isfinite(target).all():
             self.box = None
             return
+        box = used_box + self.GAIN * (target - used_box)
         step, (lo, hi) = self.MAX_SCALE_STEP, self.SCALE_RANGE
         side = float(np.clip(box[2], used_box[2] / step, used_box[2] * step))
         if self._detected_side > 0:

@@ -1,7 +1,8 @@
 """``pose3d-run --video FILE`` and ``--webcam N``: the live loop.
 
 Each frame: find the person (HOG on the first frame and whenever the track is lost, else the box
-around the previous frame's predicted joints), crop, run the model, optionally smooth (One Euro),
+following the previous frame's predicted joints, checked against HOG every half second: see
+``detect.Tracker``), crop, run the model, optionally smooth (One Euro),
 write a JSON Lines record, and show the annotated frame with an FPS counter (or, with
 ``display=False``, write it to an annotated video). The loop ends when the source ends or fails
 (truncated video, unplugged camera), on 'q'/Esc in the window, or on Ctrl-C; what was done is saved:
@@ -18,7 +19,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from pose3d_runtime.detect import Tracker
+from pose3d_runtime.detect import Candidate, Tracker
 from pose3d_runtime.draw import annotate
 from pose3d_runtime.outputs import JsonLines, write_aggregate, write_json
 from pose3d_runtime.pipeline import Estimator, full_image_box, no_person_record
@@ -109,24 +110,26 @@ def _one_frame(estimator: Estimator, tracker: Tracker, frame: Frame, bbox, full_
     """The record for one frame and what to draw on it: (joints_2d, pose_3d, box, reprojected 3D)."""
     model_id = estimator.info.model_id
     if full_image:
-        box, source, weight = full_image_box(frame.image.shape), "full_image", None
+        candidates = [Candidate(full_image_box(frame.image.shape), "full_image")]
     elif bbox is not None:
-        box, source, weight = bbox, "given", None
+        candidates = [Candidate(bbox, "given")]
     else:
-        box, source, weight = tracker.locate(frame.image)
-        report.detections += source != "tracked"
+        candidates = tracker.candidates(frame.image)
+        report.detections += any(c.source == "detected" for c in candidates)
     base = {"frame": frame.index, "time_s": round(frame.time_s, 4)}
-    if box is None:
+    if not candidates:
         if filters:
             for f in filters:
                 f.reset()
         return {**base, **no_person_record(model_id)}, (None, None, None, None)
-    pose = estimator.estimate([frame.image], [box])[0]
-    if source in ("tracked", "detected"):
-        tracker.update(pose.joints_2d_px, pose.score, frame.image.shape, box)
+    poses = estimator.estimate([frame.image] * len(candidates), [c.box for c in candidates])
+    best = tracker.choose(candidates, [p.score for p in poses])
+    pose, chosen = poses[best], candidates[best]
+    if chosen.source in ("tracked", "detected"):
+        tracker.update(pose.joints_2d_px, pose.score, frame.image.shape, chosen.box)
     if filters:
         pose.joints_3d_mm = filters[0](pose.joints_3d_mm, frame.time_s)
         pose.joints_2d_px = filters[1](pose.joints_2d_px, frame.time_s)
     report.with_person += 1
-    return {**base, **pose.record(source, weight, model_id)}, (pose.joints_2d_px, pose.joints_3d_mm, pose.box,
-                                                               pose.reprojected(frame.image.shape))
+    return {**base, **pose.record(chosen.source, chosen.detector_score, model_id)}, (
+        pose.joints_2d_px, pose.joints_3d_mm, pose.box, pose.reprojected(frame.image.shape))

@@ -86,28 +86,51 @@ def test_one_euro_filter_smooths_jitter_and_follows_motion(rng):
     assert abs(out[-1] - 500.0) < 1.0  # it settles on the new value
 
 
-class NoDetector:
+class FixedDetector:
+    def __init__(self, box=None):
+        self.box, self.calls = box, 0
+
     def __call__(self, frame):
-        return None
+        self.calls += 1
+        return None if self.box is None else detect.Detection(np.array(self.box), (0, 0, 1, 1), 1.5)
 
 
 def test_tracker_follows_joints_within_limits_and_drops_lost_tracks():
-    tr = detect.Tracker(NoDetector(), margin=0.2, min_score=0.3)
+    det = FixedDetector()
+    tr = detect.Tracker(det, margin=0.2, min_score=0.3, check_every=0)
     frame = np.zeros((480, 640, 3), np.uint8)
-    assert tr.locate(frame) == (None, "no_person", None)
-    tr._detected_side = 200.0
+    assert tr.candidates(frame) == []
+    det.box = [320.0, 200.0, 260.0]
+    (c,) = tr.candidates(frame)
+    assert c.source == "detected" and tr.choose([c], [0.9]) == 0
     joints = np.array([[300.0, 100.0], [340.0, 300.0]])  # extent 200 -> box side 280
-    used = np.array([320.0, 200.0, 260.0])
-    tr.update(joints, 0.9, frame.shape, used)
-    np.testing.assert_allclose(tr.box, [320.0, 200.0, 280.0])
-    assert tr.locate(frame)[1] == "tracked"
+    tr.update(joints, 0.9, frame.shape, c.box)
+    np.testing.assert_allclose(tr.box, [320.0, 200.0, 260.0 + detect.Tracker.GAIN * 20.0])  # part of the way
+    assert [x.source for x in tr.candidates(frame)] == ["tracked"] and det.calls == 2
+    used = tr.box.copy()
     collapsed = joints.mean(0) + 0.1 * (joints - joints.mean(0))
     tr.update(collapsed, 0.9, frame.shape, used)  # a collapsed prediction: the side is held back
-    assert tr.box[2] == pytest.approx(260.0 / detect.Tracker.MAX_SCALE_STEP)
+    assert tr.box[2] == pytest.approx(used[2] / detect.Tracker.MAX_SCALE_STEP)
     tr.update(joints, 0.1, frame.shape, used)  # a low score drops the track
     assert tr.box is None
+    tr.box = used
     tr.update(joints + 2000.0, 0.9, frame.shape, used)  # so does leaving the frame
     assert tr.box is None
+
+
+def test_tracker_checks_the_track_against_the_detector_and_keeps_the_better():
+    det = FixedDetector([100.0, 100.0, 150.0])
+    tr = detect.Tracker(det, margin=0.2, min_score=0.3, check_every=3)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    tr.box = np.array([400.0, 250.0, 150.0])
+    assert [len(tr.candidates(frame)) for _ in range(2)] == [1, 1] and det.calls == 0
+    both = tr.candidates(frame)  # the third frame: the detector disagrees, both are tried
+    assert [c.source for c in both] == ["tracked", "detected"] and det.calls == 1
+    assert tr.choose(both, [0.4, 0.8]) == 1
+    det.box = [402.0, 251.0, 150.0]  # agreeing with the track: only the track is tried
+    tr.box = np.array([400.0, 250.0, 150.0])
+    assert [len(tr.candidates(frame)) for _ in range(3)] == [1, 1, 1] and det.calls == 2
+    assert detect.box_iou(np.array([0.0, 0.0, 10.0]), np.array([5.0, 0.0, 10.0])) == pytest.approx(50 / 150)
 
 
 def test_hog_box_geometry():

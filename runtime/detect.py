@@ -123,6 +123,8 @@ class Tracker:
     its box differs from the track (IoU < ``SAME_IOU``), both crops go through the model and the one
     with the higher score wins (``candidates``, then ``choose``). A track is dropped when its score
     falls below ``min_score``, its box leaves the frame or gets smaller than ``MIN_SIDE`` pixels.
+    While nobody is found the detector runs on every ``retry_every``-th frame only (HOG costs several
+    frame periods; a live loop keeps its frame rate and finds a newcomer a few frames late).
     """
 
     GAIN = 0.6
@@ -131,8 +133,11 @@ class Tracker:
     MIN_SIDE = 48.0
     SAME_IOU = 0.3
 
-    def __init__(self, detector: PersonDetector, margin: float, min_score: float, check_every: int = 15) -> None:
+    def __init__(self, detector: PersonDetector, margin: float, min_score: float, check_every: int = 15,
+                 retry_every: int = 1) -> None:
         self.detector = detector
+        self.retry_every = max(1, retry_every)
+        self._since_miss = 0
         self.margin = margin
         self.min_score = min_score
         self.check_every = check_every
@@ -152,8 +157,14 @@ class Tracker:
                 return [Candidate(self.box, "tracked")]
             return [Candidate(self.box, "tracked"), Candidate(found.box, "detected", found.weight)]
         self._since_check = 0
+        if self._since_miss > 0:  # nobody was found lately: wait before the next try
+            self._since_miss = (self._since_miss + 1) % self.retry_every
+            return []
         found = self.detector(frame)
-        return [] if found is None else [Candidate(found.box, "detected", found.weight)]
+        if found is None:
+            self._since_miss = 1 % self.retry_every
+            return []
+        return [Candidate(found.box, "detected", found.weight)]
 
     def choose(self, candidates: list[Candidate], scores: list[float]) -> int:
         """Which candidate to keep, by score; a new detection resets the size range."""

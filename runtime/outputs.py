@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -102,3 +104,31 @@ def write_aggregate(path: Path, records: Iterable[tuple[str, dict[str, Any]]], j
         boxes=np.array(boxes, dtype=np.float32).reshape(-1, 3), scores=np.array(scores, dtype=np.float32))
     os.replace(buf_path, path)
     return len(names)
+
+
+class VideoSink:
+    """An annotated video written on a background thread (encoding overlaps the next frame's work);
+    opened on the first frame, with that frame's size."""
+
+    def __init__(self, path: Path, fps: float, queue_size: int = 8) -> None:
+        self.path, self.fps = path, fps
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        writer = None
+        while (image := self._queue.get()) is not None:
+            if writer is None:
+                H, W = image.shape[:2]
+                writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (W, H))
+            writer.write(image)
+        if writer is not None:
+            writer.release()
+
+    def write(self, image: np.ndarray) -> None:
+        self._queue.put(image)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()

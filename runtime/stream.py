@@ -21,12 +21,13 @@ import numpy as np
 
 from pose3d_runtime.detect import Candidate, Tracker
 from pose3d_runtime.draw import annotate
-from pose3d_runtime.outputs import JsonLines, write_aggregate, write_json
+from pose3d_runtime.outputs import JsonLines, VideoSink, write_aggregate, write_json
 from pose3d_runtime.pipeline import Estimator, full_image_box, no_person_record
 from pose3d_runtime.smoothing import OneEuroFilter
 from pose3d_runtime.sources import Frame, stream_fps, stream_frames
 
 TRACK_MIN_SCORE = 0.3  # below this the track is dropped and the next frame detected afresh
+RETRY_EVERY = 5  # while nobody is found, detect on every 5th frame (HOG takes ~3-4 frame periods at 640x480)
 
 
 @dataclass
@@ -54,10 +55,10 @@ def run_stream(
 ) -> StreamReport:
     info = estimator.info
     report = StreamReport()
-    tracker = Tracker(estimator.detector, estimator.margin, TRACK_MIN_SCORE)
+    tracker = Tracker(estimator.detector, estimator.margin, TRACK_MIN_SCORE, retry_every=RETRY_EVERY)
     filters = (OneEuroFilter(), OneEuroFilter()) if smooth else None
     fps_in = stream_fps(cap)
-    writer: cv2.VideoWriter | None = None
+    writer = None if display else VideoSink(out / f"{name}.annotated.mp4", fps_in)
     records: list[tuple[str, dict[str, Any]]] = []
     out.mkdir(parents=True, exist_ok=True)
     shown_fps = 0.0
@@ -81,10 +82,6 @@ def run_stream(
                         report.ended_by = "user"
                         break
                 else:
-                    if writer is None:
-                        H, W = picture.shape[:2]
-                        writer = cv2.VideoWriter(str(out / f"{name}.annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
-                                                 fps_in, (W, H))
                     writer.write(picture)
                 if on_frame:
                     on_frame()
@@ -97,7 +94,7 @@ def run_stream(
         finally:
             report.seconds = time.perf_counter() - start
             if writer is not None:
-                writer.release()
+                writer.close()
             if display:
                 cv2.destroyAllWindows()
     write_aggregate(out / f"{name}.poses.npz", records, list(info.joint_names))

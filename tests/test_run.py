@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 import pose3d_runtime.sources as sources
 from pose3d_runtime.cli import main as run_main
+from pose3d_runtime.model import default_model_path
 from conftest import run_without_torch, synthetic_frames
 
 SIZE = (640, 360)  # synthetic frames come in several camera sizes: all scaled to one (a video's)
@@ -213,3 +214,14 @@ def test_pose3d_run_works_without_torch(tiny_onnx, frames, tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "out" / "p.jpg.json").read_text())["status"] == "ok"
     assert "CUDA" not in result.stderr  # the provider choice kept onnxruntime quiet
+def test_the_default_model_ships_and_loads():
+    from pose3d_runtime.model import PoseModel
+
+    path = default_model_path()
+    assert path.is_file(), f"{path} missing: the package must ship its default model"
+    assert path.stat().st_size <= 30e6
+    model = PoseModel(device="cpu")
+    assert model.info.input_size == 112 and len(model.info.joint_names) == 17
+    pose, joints, person = model(np.zeros((2, 3, 112, 112), np.float32))
+    assert pose.shape == (2, 17, 3) and np.isfinite(pose).all()
+    assert model.has_person and person.shape == (2,) and ((person >= 0) & (person <= 1)).all()

@@ -118,6 +118,17 @@ def test_tracker_follows_joints_within_limits_and_drops_lost_tracks():
     assert tr.box is None
 
 
+def test_tracker_waits_between_detections_while_nobody_is_found():
+    det = FixedDetector()
+    tr = detect.Tracker(det, margin=0.2, min_score=0.3, retry_every=3)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    assert [tr.candidates(frame) for _ in range(7)] == [[]] * 7
+    assert det.calls == 3  # frames 0, 3, 6
+    det.box = [320.0, 200.0, 260.0]
+    assert tr.candidates(frame) == [] and det.calls == 3  # frame 7 waits
+    assert tr.candidates(frame) == [] and tr.candidates(frame)[0].source == "detected" and det.calls == 4
+
+
 def test_tracker_checks_the_track_against_the_detector_and_keeps_the_better():
     det = FixedDetector([100.0, 100.0, 150.0])
     tr = detect.Tracker(det, margin=0.2, min_score=0.3, check_every=3)

@@ -58,7 +58,25 @@ def _fit_translation(pose, uv, f, c, out):
                 b[p] += row[p] * rhs
                 for q in range(3):
                     A[p, q] += row[p] * row[q]
-    out[:] = np.linalg.solve(A, b)
+    _solve3(A, b, out)
+
+
+@numba.njit(cache=True)
+def _det3(M):
+    return (M[0, 0] * (M[1, 1] * M[2, 2] - M[1, 2] * M[2, 1]) - M[0, 1] * (M[1, 0] * M[2, 2] - M[1, 2] * M[2, 0])
+            + M[0, 2] * (M[1, 0] * M[2, 1] - M[1, 1] * M[2, 0]))
+
+
+@numba.njit(cache=True)
+def _solve3(A, b, out):
+    """A 3 x 3 linear system by Cramer's rule (numba's np.linalg needs SciPy's LAPACK, which the
+    runtime does not install)."""
+    det = _det3(A)
+    for col in range(3):
+        M = A.copy()
+        for r in range(3):
+            M[r, col] = b[r]
+        out[col] = _det3(M) / det
 
 
 def fit_translation(pose_mm: np.ndarray, joints_px: np.ndarray, f: np.ndarray, c: np.ndarray) -> np.ndarray:

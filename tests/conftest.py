@@ -81,19 +81,20 @@ def synthetic_frames(n: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarra
     return frames, np.stack(joints)
 
 
+# The runtime installs neither torch nor SciPy (numba's np.linalg would need SciPy's LAPACK).
 NO_TORCH = """
 import sys
 class NoTorch:
     def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is blocked in this test")
+        if name.split(".")[0] in ("torch", "scipy"):
+            raise ImportError(name + " is blocked in this test")
         return None
 sys.meta_path.insert(0, NoTorch())
 """
 
 
 def run_without_torch(code: str):
-    """Run Python ``code`` in a fresh interpreter where every import of torch fails."""
+    """Run Python ``code`` in a fresh interpreter where every import of torch or SciPy fails."""
     import subprocess
     import sys
     import textwrap

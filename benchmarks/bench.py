@@ -1,7 +1,7 @@
 """The pose3d benchmark: the machine's limit, inference, preprocessing, end to end, accuracy, data.
 
-    python benchmarks/bench.py            # about 2 minutes on 2 cores
-    python benchmarks/bench.py --quick    # about 1 minute: fewer repeats, images and samples
+    python benchmarks/bench.py            # about 1.5 minutes on 2 cores
+    python benchmarks/bench.py --quick    # about 35 seconds: fewer repeats, images and samples
 
 Every speed is reported with a reference measured in the same run (these machines are shared and
 noisy): the fp32 matrix-multiply limit for inference, the OpenCV + NumPy chain for the fused kernel,
@@ -67,7 +67,7 @@ def bf16_gflops(repeats: int) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="about a minute on 2 cores")
+    parser.add_argument("--quick", action="store_true", help="about 35 seconds on 2 cores")
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
     parser.add_argument("--machine", default=None, help="name in the results file (default: cpu<cores>[-gpu])")
     args = parser.parse_args()

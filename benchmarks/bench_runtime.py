@@ -28,6 +28,7 @@ from onnx import shape_inference
 
 from common import best_of
 from pose3d.camera import h36m_camera
+from pose3d.crop import CropSpec, box_crop_affine
 from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 from pose3d.metrics import mpjpe, p_mpjpe
 from pose3d_runtime.geometry import project_points
@@ -129,8 +130,7 @@ def preprocessing(repeats: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, size=(480, 640, 3), dtype=np.uint8)
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-    s = 128 / 300.0
-    one = np.array([[[s, 0, -(320 - 150) * s - 0.5 - 8], [0, s, -(240 - 150) * s - 0.5 - 8]]])
+    one = box_crop_affine(np.array([[320.0, 240.0, 300.0]]), CropSpec())  # a 300 px person box, centred
     rows = []
     for label, affines in (("per frame (1 crop)", one), ("per batch (16 crops)", np.repeat(one, 16, axis=0))):
         crop_normalise(frame, affines, 112, mean, std)

@@ -90,6 +90,13 @@ def subcrop_offset(rng: np.random.Generator | None, size: int, input_size: int) 
     return int(rng.integers(0, room + 1)), int(rng.integers(0, room + 1))
 
 
+def box_crop_affine(box: np.ndarray, spec: CropSpec, rng: np.random.Generator | None = None) -> np.ndarray:
+    """(..., 3) square person boxes -> (..., 2, 3) affines onto the network's input_size crop: the box
+    resized to ``spec.size``, then a random sub-crop when ``rng`` is given, else the central one."""
+    dx, dy = subcrop_offset(rng, spec.size, spec.input_size)
+    return shift_affine(box_to_affine(box, spec.size), dx, dy)
+
+
 def person_crop_affine(
     uv: np.ndarray, spec: CropSpec, rng: np.random.Generator | None = None
 ) -> np.ndarray:
@@ -98,5 +105,4 @@ def person_crop_affine(
     box = square_box(uv, spec.margin)
     if rng is not None:
         box = jitter_box(box, rng, spec.jitter_scale, spec.jitter_shift)
-    dx, dy = subcrop_offset(rng, spec.size, spec.input_size)
-    return shift_affine(box_to_affine(box, spec.size), dx, dy)
+    return box_crop_affine(box, spec, rng)

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from pose3d.crop import apply_affine, box_to_affine, invert_affine, shift_affine, subcrop_offset
+from pose3d.crop import apply_affine, box_crop_affine, invert_affine
 from pose3d_runtime.detect import PersonDetector
 from pose3d_runtime.geometry import fit_translation, pinhole, project_points
 from pose3d_runtime.model import PoseModel
@@ -94,9 +94,7 @@ class Estimator:
 
     def crop_affines(self, boxes: np.ndarray) -> np.ndarray:
         """(B, 3) person boxes -> (B, 2, 3) affines from frame pixels onto the network's input."""
-        spec = self.info.crop
-        dx, dy = subcrop_offset(None, spec.size, spec.input_size)
-        return shift_affine(box_to_affine(np.asarray(boxes, dtype=np.float64), spec.size), dx, dy)
+        return box_crop_affine(np.asarray(boxes, dtype=np.float64), self.info.crop)
 
     def estimate(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray]) -> list[Pose]:
         """One pose per (frame, box) pair, all through the model as one batch."""

@@ -78,17 +78,18 @@ def run_folder(
         item = _Loaded(rel(path))
         try:
             item.image = read_image(path)
+            if full_image:
+                item.box, item.box_source = full_image_box(item.image.shape), "full_image"
+            elif bbox is not None:
+                item.box, item.box_source = bbox, "given"
+            else:
+                found = estimator.detector(item.image)
+                if found is not None:
+                    item.box, item.box_source, item.detector_score = found.box, "detected", found.weight
         except ImageError as e:
             item.error = str(e)
-            return item
-        if full_image:
-            item.box, item.box_source = full_image_box(item.image.shape), "full_image"
-        elif bbox is not None:
-            item.box, item.box_source = bbox, "given"
-        else:
-            found = estimator.detector(item.image)
-            if found is not None:
-                item.box, item.box_source, item.detector_score = found.box, "detected", found.weight
+        except Exception as e:  # noqa: BLE001 - an unexpected failure costs this file, not the run
+            item.error = f"{type(e).__name__}: {e}"
         return item
 
     def finish(batch: list[_Loaded]) -> None:

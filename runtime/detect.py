@@ -7,9 +7,9 @@ joints' extent plus a margin each side) assuming the joints span ``JOINT_EXTENT`
 height. It is a geometric assumption, not a fit: the model is trained with +-10 % box scale and
 +-5 % shift jitter, and from the second frame of a stream the box comes from the predicted joints.
 
-``Tracker`` keeps one person through a stream: the next frame's box is the square box around this
-frame's predicted 2D joints; when the pose's score falls below a threshold (``pose3d_runtime.score``)
-or the box leaves the frame, the next frame is detected afresh.
+``Tracker`` keeps one person through a stream: the next frame's box follows this frame's predicted
+2D joints (damped and bounded), is checked against the detector now and then, and is dropped when the
+pose's score falls or the box leaves the frame (details in its docstring).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ COARSE_MIN_WEIGHT = 0.3  # the coarser pass, with fewer pixels per person (portr
 @dataclass(frozen=True)
 class Detection:
     box: np.ndarray  # (3,) square person box (cx, cy, side) in frame pixels, with the crop margin
-    rect: tuple[int, int, int, int]  # the detector's own box (x, y, w, h) in frame pixels
     weight: float  # the detector's SVM score
 
 
@@ -79,8 +78,7 @@ class PersonDetector:
         if weights[best] < min_weight:
             return None
         rect = np.asarray(rects[best], dtype=np.float64) / factor
-        x, y, w, h = (int(round(v)) for v in rect)
-        return Detection(hog_to_person_box(rect, self.margin), (x, y, w, h), float(weights[best]))
+        return Detection(hog_to_person_box(rect, self.margin), float(weights[best]))
 
 
 def joints_box(joints_2d: np.ndarray, margin: float) -> np.ndarray:

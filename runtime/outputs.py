@@ -13,6 +13,7 @@ crop box, pixels), ``box_source`` (detected / tracked / given / full_image), ``d
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import queue
@@ -95,14 +96,13 @@ def write_aggregate(path: Path, records: Iterable[tuple[str, dict[str, Any]]], j
         boxes.append(rec["box"])
         scores.append(rec["score"])
     J = len(joint_names)
-    buf_path = path.with_name(f".{path.name}.tmp.npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
     np.savez_compressed(
-        buf_path, names=np.array(names, dtype=str), joint_names=np.array(joint_names, dtype=str),
+        buf, names=np.array(names, dtype=str), joint_names=np.array(joint_names, dtype=str),
         joints_3d_mm=np.array(p3, dtype=np.float32).reshape(-1, J, 3),
         joints_2d_px=np.array(p2, dtype=np.float32).reshape(-1, J, 2),
         boxes=np.array(boxes, dtype=np.float32).reshape(-1, 3), scores=np.array(scores, dtype=np.float32))
-    os.replace(buf_path, path)
+    _atomic_bytes(path, buf.getvalue())
     return len(names)
 
 

@@ -92,7 +92,7 @@ class FixedDetector:
 
     def __call__(self, frame):
         self.calls += 1
-        return None if self.box is None else detect.Detection(np.array(self.box), (0, 0, 1, 1), 1.5)
+        return None if self.box is None else detect.Detection(np.array(self.box), 1.5)
 
 
 def test_tracker_follows_joints_within_limits_and_drops_lost_tracks():

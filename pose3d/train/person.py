@@ -10,7 +10,6 @@ hold a person, so there are no negatives to learn from.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 from pose3d.models.codec import ImageCodec
 from pose3d.models.person import PersonHead
 from pose3d.train.checkpoint import load_model
@@ -78,12 +76,8 @@ def person_stage(ctx) -> Stage:  # ctx: pose3d.train.stages.Context
     @torch.no_grad()
     def validate(m: nn.Module) -> dict[str, float]:
         if not val_cache:
-            ds = SyntheticPoses(SynthConfig(split="val", seed=cfg.seed, length=cfg.val_samples,
-                                            crop=replace(SynthConfig().crop, input_size=cfg.cnn.input_size)),
-                                bank=ctx.bank)
-            idx = range(cfg.val_samples)
             val_cache["pos"] = features(ctx.val_samples()["image"])
-            val_cache["neg"] = features(ds.render_background_batch(idx)["image"])
+            val_cache["neg"] = features(ctx.val_dataset().render_background_batch(range(cfg.val_samples))["image"])
         m.eval()
         pos = torch.sigmoid(m(val_cache["pos"])).numpy()
         neg = torch.sigmoid(m(val_cache["neg"])).numpy()

@@ -101,11 +101,14 @@ class Context:
             rows = rows[np.linspace(0, len(rows) - 1, min(self.config.val_samples, len(rows))).astype(np.int64)]
             self._val = self.h36m.samples(rows, self.config.cnn.input_size)
         if self._val is None:
-            ds = SyntheticPoses(SynthConfig(split="val", seed=self.config.seed, length=self.config.val_samples,
-                                            crop=replace(SynthConfig().crop, input_size=self.config.cnn.input_size)),
-                                bank=self.bank)
-            self._val = ds.render_all()
+            self._val = self.val_dataset().render_all()
         return self._val
+
+    def val_dataset(self) -> SyntheticPoses:
+        """The synthetic validation split (its first ``val_samples`` crops are the fixed validation set)."""
+        return SyntheticPoses(SynthConfig(split="val", seed=self.config.seed, length=self.config.val_samples,
+                                          crop=replace(SynthConfig().crop, input_size=self.config.cnn.input_size)),
+                              bank=self.bank)
 
     def images(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, torch.Tensor]:
         """This process's part of step ``step``'s global batch of training crops, as tensors."""

@@ -1,8 +1,13 @@
 """Checkpoints: written atomically, self-describing (kind, stage, step, the whole config), loadable
-into a ready model with ``load_model``."""
+into a ready model with ``load_model``.
+
+A checkpoint holds tensors and plain data only (dicts, lists, numbers, strings), and is read with
+``torch.load(weights_only=True)``: a crafted file cannot run code when it is loaded, it is refused.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,18 +28,40 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` to ``path`` so that a crash never leaves a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
+    payload = {k: (v if k in ("model", "optimizer") else _plain(v)) for k, v in payload.items()}
     torch.save({"format": FORMAT, **payload}, tmp)
     os.replace(tmp, path)
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
+def _plain(value: Any) -> Any:
+    """``value`` as JSON-like plain data (NumPy scalars become floats, tuples lists) that the safe
+    loader accepts."""
+    return json.loads(json.dumps(value, default=float))
+
+
+def read_checkpoint(path: str | Path, kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
+    """The checkpoint's dict; ValueError saying why for anything that is not a pose3d checkpoint of
+    one of ``kinds`` (a corrupt file, another program's file, one that would need code to load)."""
     path = Path(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError, ValueError) as e:
-        raise ValueError(f"{path}: not a readable checkpoint ({e})") from None
+        with path.open("rb"):
+            pass
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read it ({e.strerror or e})") from None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError, ... on bad files
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "Weights only load failed" in first or "Unsupported global" in str(e):
+            reason = "it holds objects other than tensors and plain data; refused, since loading them could run code"
+        else:
+            reason = f"corrupt, truncated or not a PyTorch file: {type(e).__name__}: {first[:200]}"
+        raise ValueError(f"{path}: not a readable checkpoint ({reason})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or ckpt.get("kind") not in KINDS:
         raise ValueError(f"{path}: not a pose3d checkpoint")
+    if ckpt["kind"] not in kinds:
+        raise ValueError(f"{path}: holds a {ckpt['kind']!r} model (stage {ckpt.get('stage')}); "
+                         f"this needs one of: {', '.join(kinds)}")
     return ckpt
 
 
@@ -50,11 +77,16 @@ def build_model(kind: str, config: TrainConfig) -> nn.Module:
     raise ValueError(f"unknown model kind {kind!r}")
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
-    """The model in a checkpoint (eval mode), its training config, and the checkpoint's other fields."""
-    ckpt = read_checkpoint(path)
-    config = config_from_dict(ckpt["config"])
-    model = build_model(ckpt["kind"], config)
-    model.load_state_dict(ckpt["model"])
+def load_model(path: str | Path, kinds: tuple[str, ...] = KINDS) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
+    """The model in a checkpoint (eval mode), its training config, and the checkpoint's other fields;
+    ValueError saying why when the file is not a pose3d checkpoint of one of ``kinds``."""
+    ckpt = read_checkpoint(path, kinds)
+    try:
+        config = config_from_dict(ckpt["config"])
+        model = build_model(ckpt["kind"], config)
+        model.load_state_dict(ckpt["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: a damaged pose3d checkpoint ({type(e).__name__}: {first[:200]})") from None
     model.eval()
     return model, config, {k: v for k, v in ckpt.items() if k not in ("model", "optimizer")}

@@ -36,6 +36,7 @@ STAGE_SETS = {"all": ("prior", "latent", "finetune", "person"), "ablation": ("pr
 def main(config_path: Path | None, stage: str, overrides: tuple[str, ...], out_dir: Path | None, data: str | None,
          quiet: bool, max_steps: int | None) -> None:
     from pose3d.data.h36m.store import PreparedSetError
+    from pose3d.train.loop import TrainingError
     from pose3d.train.stages import run
 
     if out_dir is not None:
@@ -54,7 +55,7 @@ def main(config_path: Path | None, stage: str, overrides: tuple[str, ...], out_d
     (out / "config.json").write_text(json.dumps(config_to_dict(config), indent=1))
     try:
         results = run(config, stages, progress=not quiet, max_steps=max_steps)
-    except (FileNotFoundError, PreparedSetError) as e:
+    except (FileNotFoundError, PreparedSetError, TrainingError, ValueError) as e:  # ValueError: a bad checkpoint
         raise click.ClickException(str(e)) from None
     for name, metrics in results.items():
         click.echo(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))

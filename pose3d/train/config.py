@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import tomllib
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -54,9 +57,81 @@ class TrainConfig:
         return getattr(self, f"{name}_stage")
 
 
+# The range of every numeric setting, by name (one rule wherever the name appears; for tuples, of
+# each element): (lowest, whether the lowest itself is excluded, highest or None).
+RANGES: dict[str, tuple[float, bool, float | None]] = {
+    "steps": (1, False, None), "batch_size": (1, False, None), "val_every": (1, False, None),
+    "checkpoint_every": (1, False, None), "val_samples": (1, False, None), "seed": (0, False, None),
+    "workers": (0, False, None), "lr": (0, True, None), "final_lr_fraction": (0, False, 1),
+    "weight_decay": (0, False, None), "loss_2d_weight": (0, False, None), "hidden": (1, False, None),
+    "noise_mm": (0, False, None), "contractive": (0, False, None), "input_dim": (1, False, None),
+    "input_size": (1, False, None), "channels": (1, False, None), "kernels": (1, False, None), "fc": (1, False, None),
+    "dropout": (0, False, 0.99), "hidden_2d": (1, False, None), "num_joints": (1, False, None),
+    "hidden_person": (1, False, None),
+}
+
+
+def describe(hint: Any, name: str) -> str:
+    """What setting ``name`` of type ``hint`` takes, in words (for messages and ``--help``)."""
+    low, low_open, high = RANGES.get(name, (None, False, None))
+    bounds = ""
+    if low is not None:
+        bounds = f" {'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(describe(a, name) if a is not type(None) else "none" for a in args)
+    if typing.get_origin(hint) is tuple:
+        size = "" if len(args) == 2 and args[1] is Ellipsis else f"{len(args)} "
+        return f"a tuple of {size}{describe(args[0], '')}s{bounds}"
+    return {int: "whole number", float: "finite number", bool: "true/false", str: "text"}[hint] + bounds
+
+
+def _checked(value: Any, hint: Any, name: str, where: str) -> Any:
+    """``value`` as setting ``name`` of type ``hint``, or ValueError naming the setting and what it takes."""
+    def bad() -> ValueError:
+        article = "" if typing.get_origin(hint) in (tuple, typing.Union, types.UnionType) else "a "
+        return ValueError(f"setting {where}{name} takes {article}{describe(hint, name)}, got {value!r}")
+
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if value is None and type(None) in typing.get_args(hint):
+            return None
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        try:
+            return _checked(value, inner, name, where)
+        except ValueError:
+            raise bad() from None
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        items = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+        fixed = not (len(args) == 2 and args[1] is Ellipsis)
+        if not items or (fixed and len(items) != len(args)):
+            raise bad()
+        try:
+            return tuple(_checked(v, args[0], name, where) for v in items)
+        except ValueError:
+            raise bad() from None
+    if hint is bool or hint is str:
+        if not isinstance(value, hint):
+            raise bad()
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise bad()
+    if hint is int:
+        if value != int(value):
+            raise bad()
+        value = int(value)
+    else:
+        value = float(value)
+    low, low_open, high = RANGES.get(name, (None, False, None))
+    if low is not None and (value < low or (low_open and value == low)) or high is not None and value > high:
+        raise bad()
+    return value
+
+
 def _updated(default: Any, data: dict[str, Any], where: str) -> Any:
     """A copy of dataclass instance ``default`` with the settings in the nested dict ``data``."""
     known = {f.name for f in fields(default)}
+    hints = typing.get_type_hints(type(default))
     changes = {}
     for key, value in data.items():
         if key not in known:
@@ -66,10 +141,8 @@ def _updated(default: Any, data: dict[str, Any], where: str) -> Any:
             if not isinstance(value, dict):
                 raise ValueError(f"setting {where}{key} must be a table of settings")
             changes[key] = _updated(current, value, f"{where}{key}.")
-        elif isinstance(current, tuple):
-            changes[key] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
         else:
-            changes[key] = value
+            changes[key] = _checked(value, hints[key], key, where)
     return dataclasses.replace(default, **changes)
 
 

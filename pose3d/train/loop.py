@@ -5,6 +5,10 @@ Determinism: the samples of step ``s`` are fixed by (seed, s) and the dropout/no
 reseeded from (seed, stage, s, rank) before every step, so a run interrupted at any checkpoint and
 resumed produces the same weights as one that never stopped.
 
+A stage whose loss stops being finite stops with ``TrainingError`` (its last checkpoint is kept);
+a resumed stage first drops the log rows written after the checkpoint it resumes from, so a kill
+and a resume leave no repeated rows.
+
 Data parallelism: under ``torchrun`` (WORLD_SIZE > 1) each process takes its slice of every global
 batch and gradients are averaged (gloo on CPU, nccl on GPUs); rank 0 alone writes checkpoints and logs.
 """
@@ -27,6 +31,10 @@ from torch import nn
 from pose3d.train.checkpoint import read_checkpoint, save_checkpoint
 from pose3d.train.config import StageConfig
 from pose3d.viz.training import plot_log
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (the loss is no longer finite); the message says what to change."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +89,30 @@ class Log:
             with self.path.open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
 
+    def drop_after(self, stage: str, step: int) -> None:
+        """Forget ``stage``'s rows after ``step``: an interrupted run wrote them, and a run resumed
+        from the checkpoint at ``step`` writes them again."""
+        if not self.enabled or not self.path.exists():
+            return
+        lines = self.path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not _after(line, stage, step)]
+        if len(kept) != len(lines):
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text("".join(kept))
+            os.replace(tmp, self.path)
+
     def records(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+def _after(line: str, stage: str, step: int) -> bool:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return True  # a line cut short by the kill
+    return isinstance(record, dict) and record.get("stage") == stage and record.get("step", 0) > step
 
 
 @dataclass
@@ -118,6 +146,7 @@ def train_stage(
         start, metrics = int(ckpt["step"]), dict(ckpt.get("metrics", {}))
     if start >= cfg.steps:
         return metrics
+    log.drop_after(stage.name, start)
     model = stage.model
     if procs.world > 1:
         model = nn.parallel.DistributedDataParallel(stage.model)
@@ -143,6 +172,11 @@ def train_stage(
         for group in opt.param_groups:
             group["lr"] = learning_rate(cfg, step)
         loss, scalars = stage.loss(model, step, offset, size)
+        if not torch.isfinite(loss.detach()).all():
+            kept = f"{path} from before it is kept" if path.exists() else "no checkpoint was written"
+            raise TrainingError(
+                f"stage {stage.name}: the loss became {loss.item()} at step {step + 1}; stopped ({kept}). "
+                f"Lower {stage.name}_stage.lr (now {cfg.lr:g}) and run again.")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -24,6 +24,9 @@ import click
 @click.option("--no-person", is_flag=True, help="Leave the person head out even if person.pt is there.")
 def main(checkpoint: Path, output: Path, samples: int, tolerance_mm: float, fp16: bool, int8: bool,
          person: Path | None, no_person: bool) -> None:
+    from pose3d.cli.extras import require_all
+
+    require_all(("torch", "onnx"), "pose3d-export")
     from pose3d_export.onnx_export import VerificationError, export
 
     if person is None and not no_person and (checkpoint.parent / "person.pt").is_file():

@@ -87,3 +87,23 @@ def test_a_loss_that_is_no_longer_finite_stops_the_stage(tmp_path):
     with pytest.raises(TrainingError, match=r"stage prior: the loss became nan at step 4.*Lower prior_stage.lr"):
         train_stage(stage, cfg, tmp_path, {}, seed=0, progress=False)
     assert torch.load(tmp_path / "prior.pt", weights_only=True)["step"] == 2
+
+
+def test_help_lists_every_setting_with_its_default_and_warns_of_the_time():
+    from pose3d.train.config import settings
+
+    r = CliRunner().invoke(train_main, ["--help"], terminal_width=200)
+    assert r.exit_code == 0 and "about 2 hours on a" in r.output and "configs/quick.toml" in r.output
+    lines = r.output.splitlines()
+    for name, default, _ in settings():
+        assert any(line.split()[:1] == [name] for line in lines), name
+    assert any(line.split()[:2] == ["latent_stage.lr", "0.0005"] for line in lines)
+    assert any(line.split()[:3] == ["prior.hidden", "(2000,)", "(a"] for line in lines)
+
+
+def test_the_example_config_loads_and_is_small():
+    from pathlib import Path
+
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "quick.toml")
+    steps = [config.stage(s).steps * config.stage(s).batch_size for s in ("latent", "finetune", "person")]
+    assert config.prior.hidden == (300, 300) and sum(steps) < 20_000

@@ -110,6 +110,9 @@ def summary(bank_path: Path | None) -> None:
 @click.option("--per-activity", type=click.IntRange(1, 20), default=6, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 def sheet(bank_path: Path | None, output: Path, per_activity: int, seed: int) -> None:
+    from pose3d.cli.extras import require
+
+    require("matplotlib", "pose3d-posebank sheet")
     from pose3d.viz.skeleton3d import contact_sheet
 
     bank = _load(bank_path)
@@ -129,6 +132,9 @@ def sheet(bank_path: Path | None, output: Path, per_activity: int, seed: int) ->
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("pose.png"),
               show_default=True)
 def plot(bank_path: Path | None, index: int, output: Path) -> None:
+    from pose3d.cli.extras import require
+
+    require("matplotlib", "pose3d-posebank plot")
     from pose3d.viz.skeleton3d import plot_pose
 
     bank = _load(bank_path)

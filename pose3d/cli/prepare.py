@@ -40,7 +40,9 @@ def main() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def h36m(root: Path, out: Path, layout: str, split_name: str, train_subjects: tuple[str, ...], test_subjects: tuple[str, ...],
          subjects: tuple[str, ...], train_every: int, test_every: int, quiet: bool) -> None:
+    from pose3d.cli.extras import require
     from pose3d.data.h36m.names import subject_name
+    from pose3d.data.h36m.official import is_official
     from pose3d.data.h36m.prepare import prepare
     from pose3d.data.h36m.store import PreparedSetError
 
@@ -49,6 +51,8 @@ def h36m(root: Path, out: Path, layout: str, split_name: str, train_subjects: tu
         chosen = tuple(subject_name(s) for s in subjects) or None
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
+    if layout == "official" or (layout == "auto" and is_official(root)):
+        require("cdflib", "pose3d-prepare h36m", "to read the official release's CDF pose files")
     click.echo(f"Human3.6M from {root}: {split.describe()}", err=True)
     t0 = time.perf_counter()
     try:

@@ -17,12 +17,44 @@ from pathlib import Path
 
 import click
 
-from pose3d.train.config import STAGES, config_to_dict, load_config
+from pose3d.train.names import STAGES
 
 STAGE_SETS = {"all": ("prior", "latent", "finetune", "person"), "ablation": ("prior", "latent", "finetune", "direct")}
 
+HELP = """Train the structured-prediction model in stages (see pose3d/train/stages.py).
 
-@click.command(help="Train the structured-prediction model in stages (see pose3d/train/stages.py).")
+A bare run trains prior, latent, finetune and person with the defaults below: about 2 hours on a
+2-core CPU (README, "Speed on this CPU"). For a first try, configs/quick.toml trains every stage in
+a few minutes (a working pipeline, not a useful model). Each stage writes OUT/<stage>.pt and
+resumes from it when the same command runs again.
+
+Settings: --config FILE (TOML, tables for the dotted parts) and --set key=value, the last one winning.
+"""
+
+
+def _literal(value: object) -> str:
+    """A default as --set takes it."""
+    if value is None or isinstance(value, bool):
+        return {None: "none", True: "true", False: "false"}[value]
+    return repr(value)
+
+
+class _TrainCommand(click.Command):
+    """Lists every setting with its default and range after the options, generated from the config
+    dataclasses when help is asked for (so it cannot drift from them)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Settings (default, what it takes)"):
+            try:
+                from pose3d.train.config import settings
+            except ImportError:  # a runtime-only install: the config classes live beside the torch models
+                formatter.write_text('listed once the training side is installed: pip install "pose3d[train]"')
+            else:
+                formatter.write_dl([(name, f"{_literal(default)}  ({what})") for name, default, what in settings()])
+        super().format_epilog(ctx, formatter)
+
+
+@click.command(cls=_TrainCommand, help=HELP)
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A TOML file of settings (see README).")
 @click.option("--stage", type=click.Choice(STAGES + tuple(STAGE_SETS)), default="all", show_default=True)
@@ -35,7 +67,11 @@ STAGE_SETS = {"all": ("prior", "latent", "finetune", "person"), "ablation": ("pr
               help="Stop after this many steps of this run (checkpointed); run the same command again to go on.")
 def main(config_path: Path | None, stage: str, overrides: tuple[str, ...], out_dir: Path | None, data: str | None,
          quiet: bool, max_steps: int | None) -> None:
+    from pose3d.cli.extras import require_all
+
+    require_all(("torch", "matplotlib"), "pose3d-train")
     from pose3d.data.h36m.store import PreparedSetError
+    from pose3d.train.config import config_to_dict, load_config
     from pose3d.train.loop import TrainingError
     from pose3d.train.stages import run
 

@@ -17,8 +17,7 @@ from typing import Any
 
 from pose3d.models.cnn import CNNConfig
 from pose3d.models.prior import PriorConfig
-
-STAGES = ("prior", "latent", "finetune", "direct", "person")
+from pose3d.train.names import STAGES
 
 
 @dataclass(frozen=True)
@@ -144,6 +143,20 @@ def _updated(default: Any, data: dict[str, Any], where: str) -> Any:
         else:
             changes[key] = _checked(value, hints[key], key, where)
     return dataclasses.replace(default, **changes)
+
+
+def settings(default: Any = None, where: str = "") -> list[tuple[str, Any, str]]:
+    """Every setting as (dotted name, default, what it takes), from the dataclasses themselves."""
+    default = TrainConfig() if default is None else default
+    hints = typing.get_type_hints(type(default))
+    rows = []
+    for f in fields(default):
+        value = getattr(default, f.name)
+        if is_dataclass(value):
+            rows += settings(value, f"{where}{f.name}.")
+        else:
+            rows.append((f"{where}{f.name}", value, describe(hints[f.name], f.name)))
+    return rows
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:

@@ -4,6 +4,7 @@ half-written, and the command line shows messages, not tracebacks."""
 import json
 import shutil
 
+import cv2
 import numpy as np
 from click.testing import CliRunner
 
@@ -55,6 +56,9 @@ def test_jpeg_tree_with_broken_files(jpeg_tree, tmp_path):
     folder = root / "images" / "s_01_act_02_subact_01_ca_01"
     (folder / "s_01_act_02_subact_01_ca_01_000006.jpg").write_bytes(b"\xff\xd8 broken")  # frame 5: corrupt
     (folder / "s_01_act_02_subact_01_ca_01_000011.jpg").unlink()  # frame 10: missing
+    cut = folder / "s_01_act_02_subact_01_ca_01_000016.jpg"  # frame 15: truncated, which OpenCV decodes
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])  # with its lower half grey, no error
+    assert cv2.imread(str(cut)) is not None
     data_file = root / "annotations" / "Human36M_subject11_data.json"
     data = json.loads(data_file.read_text())
     for image in data["images"]:
@@ -65,11 +69,12 @@ def test_jpeg_tree_with_broken_files(jpeg_tree, tmp_path):
     assert r.exit_code == 0, r.output
     assert "s_01_act_02_subact_01_ca_01_000006.jpg: corrupt" in r.output
     assert "s_01_act_02_subact_01_ca_01_000011.jpg: missing" in r.output
+    assert "s_01_act_02_subact_01_ca_01_000016.jpg: corrupt: truncated JPEG" in r.output
     assert "s_11_act_15_subact_02_ca_02: unknown-action" in r.output
     ds = PreparedH36M(tmp_path / "out")
     chunk = json.loads((tmp_path / "out" / "chunks" / "S1.Directions.1.54138969" / "meta.json").read_text())
-    assert chunk["count"] == 2  # frames 0 and 15 of 0, 5, 10, 15
-    assert ds.manifest["counts"]["subject"] == {"S1": 30, "S11": 21}
+    assert chunk["count"] == 1  # frame 0 of 0, 5, 10, 15
+    assert ds.manifest["counts"]["subject"] == {"S1": 29, "S11": 21}
 
 
 def test_corrupt_archive_and_wrong_folders(npz_tree, tmp_path):

@@ -27,6 +27,7 @@ from pose3d.camera import H36M_CAMERA_IDS, Camera
 from pose3d.crop import square_box
 from pose3d.data.h36m.names import UnknownAction, action_from_index
 from pose3d.data.h36m.source import Problem, SourceError, Unit, UnitData, UnitKey, keep_every
+from pose3d import images
 
 ANNOTATIONS = "annotations"
 IMAGES = "images"
@@ -58,11 +59,20 @@ def _camera(cams: dict, cam_idx: int, size: tuple[int, int], path: Path) -> Came
 
 
 def read_images(paths: list[Path]) -> Iterator[tuple[int, np.ndarray | Problem]]:
+    """(row, RGB image) for each path, or (row, Problem) for a missing, unreadable or truncated file
+    (OpenCV decodes a truncated JPEG without complaint, its lower part grey)."""
     for row, path in enumerate(paths):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        try:
+            data = np.fromfile(str(path), dtype=np.uint8)
+        except OSError:
+            yield row, Problem(str(path), "missing" if not path.is_file() else "corrupt", "image cannot be read")
+            continue
+        if images.is_jpeg(data) and not images.jpeg_complete(data):
+            yield row, Problem(str(path), "corrupt", images.TRUNCATED_JPEG)
+            continue
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
         if image is None:
-            kind = "missing" if not path.is_file() else "corrupt"
-            yield row, Problem(str(path), kind, "image cannot be read")
+            yield row, Problem(str(path), "corrupt", "image cannot be read")
         else:
             yield row, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 

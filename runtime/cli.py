@@ -5,26 +5,57 @@
     pose3d-run --webcam                          # live window with FPS; q or Esc to stop
     pose3d-run photos/ --model my.onnx --device cpu --threads 2
 
-Exit status: 0 when everything was read (images without a person included), 1 when any file could
-not be read (listed in OUT/errors.json), 2 for bad arguments.
+Exit status: see EXIT_STATUS (also shown by --help).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from pose3d_runtime.model import DEVICES, ModelError, PoseModel
+
+
+EXIT_STATUS = """\b
+Exit status:
+  0  everything was read (images without a person included; a stream that ended for any reason)
+  1  some file or folder could not be read (listed in OUT/errors.json), or the model, video or camera
+     could not be opened
+  2  bad arguments, or an output folder that cannot be written"""
+
+FOLDER_ONLY = ("overwrite", "no_annotate", "batch_size")
+STREAM_ONLY = ("no_display", "smooth", "max_frames")
+
+
+def _focal(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    from pose3d_runtime.pipeline import MAX_PIXELS
+
+    if value is not None and not (math.isfinite(value) and 1.0 <= value <= MAX_PIXELS):
+        raise click.BadParameter(f"takes a focal length in pixels from 1 to {MAX_PIXELS:,}, got {value}")
+    return value
+
+
+def _check_mode(ctx: click.Context, folder_mode: bool) -> None:
+    """Options of the other mode are refused, not silently ignored."""
+    wrong = STREAM_ONLY if folder_mode else FOLDER_ONLY
+    given = [n for n in wrong if ctx.get_parameter_source(n) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
+    if given:
+        names = ", ".join("--" + n.replace("_", "-") for n in given)
+        where = "--video and --webcam" if folder_mode else "a FOLDER or IMAGE"
+        raise click.UsageError(f"{names} only {'apply' if len(given) > 1 else 'applies'} to {where}")
 
 
 def _display_available() -> bool:
     return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-@click.command(help="Estimate 3D human poses in images, a video or a webcam stream (see README).")
+@click.command(help="Estimate 3D human poses in images, a video or a webcam stream (see README).",
+               epilog=EXIT_STATUS)
 @click.argument("input_path", metavar="[FOLDER|IMAGE]", required=False,
                 type=click.Path(exists=True, path_type=Path))
 @click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A video file.")
@@ -40,15 +71,16 @@ def _display_available() -> bool:
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=16, show_default=True, help="Images per model call.")
 @click.option("--bbox", default=None, metavar="X,Y,W,H", help="The person's box in pixels, skipping detection.")
 @click.option("--full-image", is_flag=True, help="Each input is already a person crop.")
-@click.option("--focal", type=click.FloatRange(min=1.0, min_open=False), default=None, metavar="PIXELS",
+@click.option("--focal", type=float, default=None, metavar="PIXELS", callback=_focal,
               help="The camera's focal length, for placing the pose in depth (default: the image's longer side).")
-@click.option("--overwrite", is_flag=True, help="Redo images whose results exist.")
+@click.option("--overwrite", is_flag=True, help="Folders: redo images whose results exist.")
 @click.option("--no-annotate", is_flag=True, help="No annotated images (folder mode).")
 @click.option("--no-display", is_flag=True, help="Streams: write an annotated video instead of showing a window.")
 @click.option("--smooth", is_flag=True, help="Streams: One Euro filter on the joints.")
 @click.option("--max-frames", type=click.IntRange(1), default=None, help="Streams: stop after this many frames.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def main(input_path: Path | None, video: Path | None, webcam: int | None, out: Path, model_path: Path | None,
+@click.pass_context
+def main(ctx: click.Context, input_path: Path | None, video: Path | None, webcam: int | None, out: Path, model_path: Path | None,
          device: str, threads: int | None, batch_size: int, bbox: str | None, full_image: bool, focal: float | None,
          overwrite: bool,
          no_annotate: bool, no_display: bool, smooth: bool, max_frames: int | None, quiet: bool) -> None:
@@ -57,6 +89,7 @@ def main(input_path: Path | None, video: Path | None, webcam: int | None, out: P
         raise click.UsageError("give exactly one input: a FOLDER or IMAGE, --video FILE, or --webcam [N]")
     if bbox is not None and full_image:
         raise click.UsageError("--bbox and --full-image exclude each other")
+    _check_mode(ctx, folder_mode=input_path is not None)
     try:
         model = PoseModel(model_path, device=device, threads=threads)
     except (ModelError, ValueError) as e:
@@ -80,20 +113,25 @@ def _folder(estimator, root: Path, out: Path, batch_size: int, overwrite: bool, 
             full_image: bool, quiet: bool) -> None:
     from tqdm import tqdm
 
-    from pose3d_runtime.folder import run_folder
+    from pose3d_runtime.folder import FolderError, run_folder
+    from pose3d_runtime.outputs import OutputError
 
-    bar = tqdm(unit="img", disable=quiet, file=sys.stderr)
+    bars: list = []  # made once the total is known: a bar made earlier prints a stray "0img" line
 
     def total(n: int) -> None:
-        bar.total = n
-        bar.refresh()
+        bars.append(tqdm(total=n, unit="img", disable=quiet, file=sys.stderr))
 
     try:
         report = run_folder(estimator, root, out, batch_size=batch_size, overwrite=overwrite,
                             annotate_images=annotate_images, bbox=box, full_image=full_image,
-                            progress=bar.update, on_total=total)
+                            progress=lambda n: bars[0].update(n), on_total=total)
+    except FolderError as e:
+        raise click.UsageError(str(e)) from None
+    except OutputError as e:
+        raise click.BadParameter(str(e), param_hint="-o/--out") from None
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     r = report.as_dict()
     click.echo(f"{r['processed']} processed ({r['no_person']} without a person), {r['skipped_already_done']} already "
                f"done, {r['failed']} failed, {r['ignored_not_images']} not images; {r['seconds']} s -> {out}")
@@ -106,6 +144,7 @@ def _folder(estimator, root: Path, out: Path, batch_size: int, overwrite: bool, 
 
 def _stream(estimator, video: Path | None, webcam: int | None, out: Path, no_display: bool, smooth: bool, box,
             full_image: bool, max_frames: int | None) -> None:
+    from pose3d_runtime.outputs import OutputError, check_output_folder
     from pose3d_runtime.sources import open_capture
     from pose3d_runtime.stream import run_stream
 
@@ -113,6 +152,10 @@ def _stream(estimator, video: Path | None, webcam: int | None, out: Path, no_dis
     if display and not _display_available():
         click.echo("no display found: writing the annotated video instead (--no-display)", err=True)
         display = False
+    try:
+        check_output_folder(out)
+    except OutputError as e:
+        raise click.BadParameter(str(e), param_hint="-o/--out") from None
     source: str | int = str(video) if video is not None else int(webcam)
     name = video.stem if video is not None else f"webcam{webcam}"
     try:

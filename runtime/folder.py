@@ -1,10 +1,14 @@
 """``pose3d-run FOLDER``: every image under a folder, batched, resumable, robust to bad files.
 
-Results mirror the input tree: ``OUT/<relative path>.json`` (and ``.jpg`` annotated unless told
-not to). A file whose JSON is already there is skipped (``overwrite`` redoes it). Files that cannot
-be read are listed in ``OUT/errors.json`` with the reason and retried on the next run; files without
-an image extension are listed as ignored. ``OUT/summary.json`` and ``OUT/poses.npz`` (every 'ok'
-result, this run's and earlier ones) are rewritten at the end.
+Results mirror the input tree, named after the image with its extension's dot made an underscore:
+``photos/x.jpg`` gives ``OUT/photos/x_jpg.json`` and, unless told not to, ``OUT/photos/x_jpg.annotated.jpg``
+(also for images without a person). Image extensions hold no underscore, so the names cannot collide
+(``x.jpg`` and ``x.png`` give ``x_jpg`` and ``x_png``). A file whose JSON is already there is skipped
+(``overwrite`` redoes it). Files that cannot be read, folders that cannot be listed, broken symlinks
+and symlink loops are listed in ``OUT/errors.json`` and the summary with the reason (and retried on
+the next run); files without an image extension are listed as ignored. The output folder is never
+read as input, even when it lies inside the input folder. ``OUT/summary.json`` and ``OUT/poses.npz``
+(every 'ok' result, this run's and earlier ones) are rewritten at the end.
 
 Decoding and person detection run on a thread pool ahead of the model (OpenCV releases the GIL), so
 the stages overlap.
@@ -15,14 +19,14 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from pose3d_runtime.draw import annotate
-from pose3d_runtime.outputs import read_json, write_aggregate, write_image, write_json
-from pose3d_runtime.pipeline import Estimator, full_image_box, no_person_record
+from pose3d_runtime.outputs import OutputError, check_output_folder, read_json, write_aggregate, write_image, write_json
+from pose3d_runtime.pipeline import Estimator, check_box_in_image, full_image_box, no_person_record
 from pose3d_runtime.sources import ImageError, list_inputs, read_image
 
 
@@ -53,8 +57,33 @@ class _Loaded:
     error: str | None = None
 
 
+class FolderError(ValueError):
+    """The input and output folders cannot be used together; the message says why."""
+
+
+def output_stem(rel: str) -> str:
+    """'a/x.jpg' -> 'a/x_jpg': the outputs' name for an image (relative path, POSIX separators)."""
+    p = PurePosixPath(rel)
+    return str(p.with_name(f"{p.stem}_{p.suffix[1:]}"))
+
+
 def result_path(out: Path, rel: str) -> Path:
-    return out / f"{rel}.json"
+    return out / f"{output_stem(rel)}.json"
+
+
+def annotated_path(out: Path, rel: str) -> Path:
+    return out / f"{output_stem(rel)}.annotated.jpg"
+
+
+def check_folders(root: Path, out: Path) -> Path:
+    """The folder that input paths are relative to; FolderError if the output folder is it or holds it
+    (the outputs would be read as inputs on the next run)."""
+    base = root if root.is_dir() else root.parent
+    b, o = base.resolve(), out.resolve()
+    if o == b or o in b.parents:
+        raise FolderError(f"the output folder {out} {'is' if o == b else 'contains'} the input folder {base}: "
+                          "choose another (-o)")
+    return base
 
 
 def run_folder(
@@ -62,12 +91,17 @@ def run_folder(
     annotate_images: bool = True, bbox: np.ndarray | None = None, full_image: bool = False, workers: int = 2,
     progress: Callable[[int], Any] | None = None, on_total: Callable[[int], Any] | None = None,
 ) -> FolderReport:
+    """Every image under ``root`` (or the image ``root``) into ``out``. Raises FolderError or
+    OutputError before any work when the folders cannot be used."""
     report = FolderReport()
     start = time.perf_counter()
-    images, ignored = list_inputs(root)
-    base = root if root.is_dir() else root.parent
+    base = check_folders(root, out)
+    check_output_folder(out)
+    found = list_inputs(root, exclude=[out])
+    images = found.images
     rel = lambda p: p.relative_to(base).as_posix()  # noqa: E731
-    report.ignored = [rel(p) for p in ignored]
+    report.ignored = [rel(p) for p in found.ignored]
+    report.failed = [{"file": rel(p), "error": reason} for p, reason in found.unreadable]
     todo = [p for p in images if overwrite or read_json(result_path(out, rel(p))) is None]
     report.skipped = len(images) - len(todo)
     if on_total:
@@ -81,6 +115,7 @@ def run_folder(
             if full_image:
                 item.box, item.box_source = full_image_box(item.image.shape), "full_image"
             elif bbox is not None:
+                check_box_in_image(bbox, item.image.shape)
                 item.box, item.box_source = bbox, "given"
             else:
                 found = estimator.detector(item.image)
@@ -107,7 +142,7 @@ def run_folder(
                     picture = annotate(item.image, pose.joints_2d_px, pose.joints_3d_mm, pose.box,
                                        estimator.info.joint_parents, estimator.info.joint_names,
                                        f"score {pose.score:.2f}", pose.reprojected(item.image.shape))
-                    write_image(out / f"{item.rel}.jpg", picture)
+                    write_image(annotated_path(out, item.rel), picture)
                 write_json(result_path(out, item.rel), record)  # last: its presence means done
                 report.done += 1
             except Exception as e:  # noqa: BLE001 - one file's failure is recorded, the run goes on
@@ -124,9 +159,16 @@ def run_folder(
                     progress(1)
                 continue
             if item.box is None:
-                write_json(result_path(out, item.rel), {"file": item.rel, **no_person_record(model_id)})
-                report.no_person += 1
-                report.done += 1
+                try:
+                    if annotate_images:
+                        write_image(annotated_path(out, item.rel),
+                                    annotate(item.image, None, None, None, estimator.info.joint_parents,
+                                             estimator.info.joint_names, "no person found"))
+                    write_json(result_path(out, item.rel), {"file": item.rel, **no_person_record(model_id)})
+                    report.no_person += 1
+                    report.done += 1
+                except Exception as e:  # noqa: BLE001 - one file's failure is recorded, the run goes on
+                    report.failed.append({"file": item.rel, "error": f"{type(e).__name__}: {e}"})
                 if progress:
                     progress(1)
                 continue
@@ -137,12 +179,14 @@ def run_folder(
         finish(batch)
     report.seconds = time.perf_counter() - start
 
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "errors.json", report.failed)
-    records = ((rel(p), read_json(result_path(out, rel(p))) or {}) for p in images)
-    report.aggregated = write_aggregate(out / "poses.npz", records, list(estimator.info.joint_names))
-    write_json(out / "summary.json", {"input": str(root), "model": model_id, "provider": estimator.model.provider,
-                                      **report.as_dict()})
+    try:
+        write_json(out / "errors.json", report.failed)
+        records = ((rel(p), read_json(result_path(out, rel(p))) or {}) for p in images)
+        report.aggregated = write_aggregate(out / "poses.npz", records, list(estimator.info.joint_names))
+        write_json(out / "summary.json", {"input": str(root), "model": model_id, "provider": estimator.model.provider,
+                                          **report.as_dict()})
+    except OSError as e:
+        raise OutputError(f"cannot write the run's summary in {out}: {e.strerror or e}") from None
     return report
 
 

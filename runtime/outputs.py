@@ -8,15 +8,21 @@ A result record (per image, or per frame in JSON Lines):
 ``status`` ("ok" or "no_person"), ``joints_3d_mm`` (J x 3, camera frame: X right, Y down, Z forward,
 relative to the pelvis), ``joints_2d_px`` (J x 2, image pixels), ``box`` (cx, cy, side of the square
 crop box, pixels), ``box_source`` (detected / tracked / given / full_image), ``detector_score``,
-``score`` (0..1 agreement of the 2D and 3D heads, pose3d_runtime.score), ``model``.
+``score`` (0..1: the model's person probability where it has a person head, as the shipped model
+does; else the agreement of its 2D and 3D heads, pose3d_runtime.score), ``model``.
+
+Files are created with the permissions the umask gives (as ``open`` would), and JSON never holds
+NaN or Infinity (not standard JSON): a record with one fails to write instead.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
 import queue
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -26,10 +32,40 @@ import cv2
 import numpy as np
 
 
+class OutputError(OSError):
+    """The output folder cannot be used; the message says why."""
+
+
+def check_output_folder(out: Path) -> None:
+    """Create ``out`` if needed and make sure files can be written there, or raise OutputError (so a
+    run fails up front, not image by image)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=".pose3d-write-check.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise OutputError(f"cannot write to the output folder {out}: {e.strerror or e}") from None
+
+
+@functools.cache
+def file_mode() -> int:
+    """The mode ``open`` gives a new file under this process's umask (mkstemp's files are 0600)."""
+    try:  # Linux states the umask; reading it avoids os.umask's set-and-restore, racy across threads
+        status = Path("/proc/self/status").read_text()
+        umask = int(re.search(r"^Umask:\s*([0-7]+)", status, re.M).group(1), 8)
+    except (OSError, AttributeError):
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -39,7 +75,7 @@ def _atomic_bytes(path: Path, data: bytes) -> None:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    _atomic_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
+    _atomic_bytes(path, (json.dumps(obj, indent=1, allow_nan=False) + "\n").encode())
 
 
 def write_image(path: Path, image: np.ndarray, quality: int = 90) -> None:
@@ -70,7 +106,7 @@ class JsonLines:
         self._f = open(path, "w")
 
     def write(self, obj: Any) -> None:
-        self._f.write(json.dumps(obj) + "\n")
+        self._f.write(json.dumps(obj, allow_nan=False) + "\n")
         self._f.flush()
 
     def close(self) -> None:

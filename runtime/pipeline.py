@@ -16,6 +16,7 @@ heads (``pose3d_runtime.score``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -67,21 +68,54 @@ def default_focal(shape: tuple[int, ...]) -> float:
     return float(max(shape[0], shape[1]))
 
 
+MAX_PIXELS = 1_000_000  # no image coordinate, box size or focal length in pixels is larger
+
+
 def parse_bbox(text: str, margin: float) -> np.ndarray:
-    """'x,y,w,h' (the person's box in pixels) -> the square crop box with the model's margin."""
+    """'x,y,w,h' (the person's box in pixels) -> the square crop box with the model's margin;
+    ValueError for anything but four finite numbers within +-MAX_PIXELS and a positive size."""
     try:
         x, y, w, h = (float(v) for v in text.split(","))
     except ValueError:
         raise ValueError(f"--bbox takes x,y,w,h in pixels, got {text!r}") from None
+    if not all(math.isfinite(v) and abs(v) <= MAX_PIXELS for v in (x, y, w, h)):
+        raise ValueError(f"--bbox takes finite pixel values within +-{MAX_PIXELS:,}, got {text!r}")
     if w <= 0 or h <= 0:
         raise ValueError(f"--bbox width and height must be positive, got {text!r}")
     return np.array([x + w / 2, y + h / 2, max(w, h) * (1.0 + 2.0 * margin)])
+
+
+def check_box_in_image(box: np.ndarray, shape: tuple[int, ...]) -> None:
+    """ValueError when a given box's centre lies outside the image: the person would not be in the
+    crop, and the pose placed from it would be meaningless (a depth of kilometres, behind the camera)."""
+    H, W = shape[:2]
+    cx, cy = float(box[0]), float(box[1])
+    if not (0 <= cx <= W and 0 <= cy <= H):
+        raise ValueError(f"the --bbox centre ({cx:.0f}, {cy:.0f}) lies outside this {W} x {H} image")
 
 
 def full_image_box(shape: tuple[int, ...]) -> np.ndarray:
     """The input is already a person crop: it is the whole square the network's crop is cut from."""
     H, W = shape[:2]
     return np.array([W / 2.0, H / 2.0, float(max(H, W))])
+
+
+def run_on_crops(model: PoseModel, crops: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(B, 3, S, S) uint8 RGB crops that are already the network's input (S = the model's input
+    size) -> (B, J, 3) mm root-relative poses and (B, J, 2) crop-pixel joints, through the same
+    normalising kernel as frames."""
+    I = model.info
+    if crops.ndim != 4 or crops.shape[1] != 3 or crops.shape[2:] != (I.input_size, I.input_size):
+        raise ValueError(f"expected (B, 3, {I.input_size}, {I.input_size}) crops, got {crops.shape}")
+    identity = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    poses, joints = [], []
+    for lo in range(0, len(crops), batch_size):
+        x = np.concatenate([crop_normalise(np.ascontiguousarray(c.transpose(1, 2, 0)), identity, I.input_size, I.mean,
+                                           I.std, bgr=False) for c in crops[lo:lo + batch_size]])
+        pose, joint, _ = model(x)
+        poses.append(pose)
+        joints.append(joint)
+    return np.concatenate(poses), np.concatenate(joints)
 
 
 class Estimator:

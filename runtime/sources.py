@@ -11,15 +11,20 @@ stream; the caller keeps what it has.
 
 from __future__ import annotations
 
+import errno
+import os
 import queue
+import stat
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
+
+from pose3d.images import TRUNCATED_JPEG, is_jpeg, jpeg_complete
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp",
                               ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".sr", ".ras"})
@@ -29,18 +34,69 @@ class ImageError(ValueError):
     """An image file that cannot be used, with the reason."""
 
 
-def list_inputs(root: Path) -> tuple[list[Path], list[Path]]:
-    """(images, ignored): every file under ``root`` (recursively, hidden files and folders skipped),
-    in a deterministic order (sorted by relative path), split by extension. A file root is an image."""
+@dataclass
+class Inputs:
+    """What a folder holds: ``images`` to process, ``ignored`` files (no image extension, or not
+    regular files), and ``unreadable`` (path, reason): folders that cannot be listed, broken
+    symlinks, symlink loops."""
+
+    images: list[Path] = field(default_factory=list)
+    ignored: list[Path] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def list_inputs(root: Path, exclude: Iterable[Path] = ()) -> Inputs:
+    """Every file under ``root``, recursively (symlinked folders followed, hidden files and folders
+    skipped, folders in ``exclude`` left out: the output folder), each list in a deterministic order
+    (sorted by relative path). A file root is an image."""
     if root.is_file():
-        return [root], []
-    images, ignored = [], []
-    for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+        return Inputs(images=[root])
+    found = Inputs()
+    excluded = {os.path.realpath(p) for p in exclude}
+    try:
+        top = root.stat()
+    except OSError as e:
+        found.unreadable.append((root, f"cannot read this folder: {e.strerror or e}"))
+        return found
+    _walk(root, {(top.st_dev, top.st_ino)}, excluded, found)
+    key = lambda p: p.relative_to(root).as_posix()  # noqa: E731
+    found.images.sort(key=key)
+    found.ignored.sort(key=key)
+    found.unreadable.sort(key=lambda item: key(item[0]))
+    return found
+
+
+def _walk(folder: Path, ancestors: set[tuple[int, int]], excluded: set[str], found: Inputs) -> None:
+    try:
+        with os.scandir(folder) as it:
+            entries = [e for e in it if not e.name.startswith(".")]
+    except OSError as e:
+        found.unreadable.append((folder, f"cannot list this folder: {e.strerror or e}"))
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            st = os.stat(path)  # follows symlinks
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                reason = "symlink loop"
+            elif entry.is_symlink() and e.errno == errno.ENOENT:
+                reason = f"broken symlink (to {os.readlink(path)}, which does not exist)"
+            else:
+                reason = f"cannot read: {e.strerror or e}"
+            found.unreadable.append((path, reason))
             continue
-        (images if path.suffix.lower() in IMAGE_EXTENSIONS else ignored).append(path)
-    return images, ignored
+        if stat.S_ISDIR(st.st_mode):
+            if os.path.realpath(path) in excluded:
+                continue
+            if (st.st_dev, st.st_ino) in ancestors:
+                found.unreadable.append((path, "symlink loop (leads back to a folder above it)"))
+                continue
+            _walk(path, ancestors | {(st.st_dev, st.st_ino)}, excluded, found)
+        elif stat.S_ISREG(st.st_mode) and path.suffix.lower() in IMAGE_EXTENSIONS:
+            found.images.append(path)
+        else:
+            found.ignored.append(path)
 
 
 def to_bgr8(image: np.ndarray) -> np.ndarray:
@@ -68,18 +124,26 @@ def read_image(path: Path) -> np.ndarray:
         raise ImageError(f"cannot read: {e.strerror or e}") from None
     if data.size == 0:
         raise ImageError("empty file")
-    if data[:2].tobytes() == b"\xff\xd8" and not _jpeg_complete(data):
-        raise ImageError("truncated JPEG (no end-of-image marker)")
+    if is_jpeg(data) and not jpeg_complete(data):
+        raise ImageError(TRUNCATED_JPEG)
     # IMREAD_COLOR applies the EXIF orientation; ANYDEPTH keeps 16-bit data for an exact scaling.
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    except cv2.error as e:
+        raise ImageError(decode_error_reason(e)) from None
     if image is None or image.size == 0:
         raise ImageError("not a decodable image")
     return to_bgr8(image)
 
 
-def _jpeg_complete(data: np.ndarray) -> bool:
-    tail = data[-1024:].tobytes().rstrip(b"\x00\r\n ")
-    return tail.endswith(b"\xff\xd9")
+def decode_error_reason(error: Exception) -> str:
+    """What an OpenCV decoding error means, in words (OpenCV raises assertion texts)."""
+    text = str(error)
+    if "CV_IO_MAX_IMAGE_PIXELS" in text or "validateInputImageSize" in text:
+        return ("image too large: its header declares more pixels than OpenCV decodes (2^30; the environment "
+                "variable OPENCV_IO_MAX_IMAGE_PIXELS raises the limit), or the header is corrupt")
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return f"OpenCV cannot decode it ({lines[-1].split('error: ')[-1][:200] if lines else type(error).__name__})"
 
 
 @dataclass(frozen=True)

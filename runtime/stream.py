@@ -22,7 +22,7 @@ import numpy as np
 from pose3d_runtime.detect import Candidate, Tracker
 from pose3d_runtime.draw import annotate
 from pose3d_runtime.outputs import JsonLines, VideoSink, write_aggregate, write_json
-from pose3d_runtime.pipeline import Estimator, full_image_box, no_person_record
+from pose3d_runtime.pipeline import Estimator, check_box_in_image, full_image_box, no_person_record
 from pose3d_runtime.smoothing import OneEuroFilter
 from pose3d_runtime.sources import Frame, stream_fps, stream_frames
 
@@ -93,6 +93,8 @@ def run_stream(
             report.ended_by = f"error: {type(e).__name__}: {e}"
         finally:
             report.seconds = time.perf_counter() - start
+            if report.ended_by == "end of stream" and max_frames is not None and report.frames >= max_frames:
+                report.ended_by = f"max frames ({max_frames})"
             if writer is not None:
                 writer.close()
             if display:
@@ -109,6 +111,7 @@ def _one_frame(estimator: Estimator, tracker: Tracker, frame: Frame, bbox, full_
     if full_image:
         candidates = [Candidate(full_image_box(frame.image.shape), "full_image")]
     elif bbox is not None:
+        check_box_in_image(bbox, frame.image.shape)
         candidates = [Candidate(bbox, "given")]
     else:
         candidates = tracker.candidates(frame.image)

@@ -60,25 +60,27 @@ def test_folder_run_reports_broken_files_resumes_and_aggregates(tiny_onnx, frame
                       "truncated.jpg": "truncated JPEG (no end-of-image marker)"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["processed"] == 3 and summary["failed"] == 3 and summary["ignored"] == ["notes.txt"]
-    for rel in ("a.jpg", "nested/b.png", "gray.png"):
-        rec = json.loads((out / f"{rel}.json").read_text())
+    names = {"a.jpg": "a_jpg", "nested/b.png": "nested/b_png", "gray.png": "gray_png"}
+    for rel, stem in names.items():
+        rec = json.loads((out / f"{stem}.json").read_text())
+        assert (out / f"{stem}.annotated.jpg").is_file()  # with or without a person
         assert rec["file"] == rel and rec["status"] in ("ok", "no_person")
         if rec["status"] == "ok":
             assert np.array(rec["joints_3d_mm"]).shape == (17, 3) and np.array(rec["joints_2d_px"]).shape == (17, 2)
             assert rec["joints_3d_mm"][0] == [0.0, 0.0, 0.0] and 0 < rec["score"] <= 1
             assert rec["focal_px"] == 640.0 and len(rec["root_cam_mm"]) == 3  # the default camera: longer side
-            assert rec["model"].startswith("tiny.onnx:") and (out / f"{rel}.jpg").is_file()
-    assert not (out / ".hidden.jpg.json").exists()
+            assert rec["model"].startswith("tiny.onnx:")
+    assert not (out / ".hidden_jpg.json").exists()
 
     # A second run does only what failed before; finished results are kept and counted.
-    before = (out / "a.jpg.json").stat().st_mtime_ns
+    before = (out / "a_jpg.json").stat().st_mtime_ns
     r = CliRunner().invoke(run_main, args)
     assert r.exit_code == 1
     summary = json.loads((out / "summary.json").read_text())
     assert summary["skipped_already_done"] == 3 and summary["processed"] == 0
-    assert (out / "a.jpg.json").stat().st_mtime_ns == before
+    assert (out / "a_jpg.json").stat().st_mtime_ns == before
     agg = np.load(out / "poses.npz")
-    n_ok = sum(json.loads((out / f"{p}.json").read_text())["status"] == "ok" for p in ("a.jpg", "nested/b.png", "gray.png"))
+    n_ok = sum(json.loads((out / f"{p}.json").read_text())["status"] == "ok" for p in names.values())
     assert agg["joints_3d_mm"].shape == (n_ok, 17, 3) and list(agg["joint_names"])[0] == "Hip"
 
 
@@ -89,13 +91,13 @@ def test_given_box_puts_the_crop_on_the_person(tiny_onnx, frames, tmp_path):
     r = CliRunner().invoke(run_main, [str(tmp_path / "p.png"), "-o", str(out), "--model", str(tiny_onnx), "--quiet",
                                       "--bbox", person_bbox(joints[0]), "--no-annotate", "--focal", "900"])
     assert r.exit_code == 0, r.output
-    rec = json.loads((out / "p.png.json").read_text())
+    rec = json.loads((out / "p_png.json").read_text())
     lo, hi = joints[0].min(0), joints[0].max(0)
     cx, cy, side = rec["box"]
     assert rec["box_source"] == "given" and rec["status"] == "ok" and rec["focal_px"] == 900.0
     np.testing.assert_allclose([cx, cy], (lo + hi) / 2, atol=0.1)
     assert side == pytest.approx((hi - lo).max() * 1.4, rel=1e-3)  # the training crop's margin
-    assert not (out / "p.png.jpg").exists()  # --no-annotate
+    assert not (out / "p_png.annotated.jpg").exists()  # --no-annotate
 
 
 def test_odd_images_are_handled(tiny_onnx, tmp_path):
@@ -107,9 +109,9 @@ def test_odd_images_are_handled(tiny_onnx, tmp_path):
     out = tmp_path / "out"
     r = CliRunner().invoke(run_main, [str(src), "-o", str(out), "--model", str(tiny_onnx), "--quiet", "--full-image"])
     assert r.exit_code == 0, r.output
-    for name in ("one_pixel.png", "ünïcødé.jpg", "float.tiff"):
+    for name in ("one_pixel_png", "ünïcødé_jpg", "float_tiff"):
         assert json.loads((out / f"{name}.json").read_text())["status"] == "ok"
-        assert (out / f"{name}.jpg").is_file()
+        assert (out / f"{name}.annotated.jpg").is_file()
 
 
 def test_bad_arguments_are_clear(tiny_onnx, tmp_path):
@@ -212,7 +214,7 @@ def test_pose3d_run_works_without_torch(tiny_onnx, frames, tmp_path):
         """
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads((tmp_path / "out" / "p.jpg.json").read_text())["status"] == "ok"
+    assert json.loads((tmp_path / "out" / "p_jpg.json").read_text())["status"] == "ok"
     assert "CUDA" not in result.stderr  # the provider choice kept onnxruntime quiet
 def test_the_default_model_ships_and_loads():
     from pose3d_runtime.model import PoseModel

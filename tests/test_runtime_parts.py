@@ -46,9 +46,9 @@ def test_inputs_are_listed_recursively_in_a_fixed_order(tmp_path):
     for rel in ("b/2.jpg", "a.PNG", "b/1.jpg", ".git/x.jpg", "b/.hidden.png", "doc.txt"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
-    images, ignored = list_inputs(tmp_path)
-    assert [p.relative_to(tmp_path).as_posix() for p in images] == ["a.PNG", "b/1.jpg", "b/2.jpg"]
-    assert [p.name for p in ignored] == ["doc.txt"]
+    found = list_inputs(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in found.images] == ["a.PNG", "b/1.jpg", "b/2.jpg"]
+    assert [p.name for p in found.ignored] == ["doc.txt"] and found.unreadable == []
 
 
 def test_cpu_only_machines_never_ask_for_cuda(capfd):

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pose3d.baselines import MeanPose
 from pose3d.metrics import Table, evaluate as metric_values, summarize
 from pose3d.models.cnn import unit_to_crop
 from pose3d.models.codec import ImageCodec, PoseCodec
@@ -69,11 +70,39 @@ def evaluate(
 ) -> Evaluation:
     """Score ``model`` on samples (``image``, ``pose_rel`` mm, ``activity``), per activity."""
     pred, _ = predict(model, samples["image"], flip=flip)
+    return score_poses(pred, samples, activity_names)
+
+
+def score_poses(pred: np.ndarray, samples: dict[str, np.ndarray], activity_names: Sequence[str]) -> Evaluation:
+    """Score (N, 17, 3) root-relative predictions (mm) against ``samples`` (``pose_rel``,
+    ``activity``), per activity: the one scoring path for models and baselines alike."""
     gt = samples["pose_rel"].astype(np.float64)
-    values = metric_values(pred.astype(np.float64), gt)
+    values = metric_values(np.asarray(pred, dtype=np.float64), gt)
     labels = np.asarray(activity_names)[samples["activity"]]
     table = summarize(values, labels, order=list(activity_names), group_by="activity")
-    return Evaluation(table, values, pred, gt)
+    return Evaluation(table, values, np.asarray(pred), gt)
+
+
+def baseline_evaluations(mean_pose: MeanPose, samples: dict[str, np.ndarray], activity_names: Sequence[str]
+                         ) -> dict[str, Evaluation]:
+    """The trivial baselines (``pose3d.baselines``) scored like a model: the mean training pose in the
+    camera frame, and (where the samples carry their cameras' ``R``) turned to the true heading."""
+    gt = samples["pose_rel"]
+    out = {"mean training pose, camera frame": score_poses(mean_pose.in_camera(len(gt)), samples, activity_names)}
+    if "R" in samples:
+        out["mean training pose turned to the true heading"] = score_poses(
+            mean_pose.turned(gt, samples["R"]), samples, activity_names)
+    return out
+
+
+def comparison_markdown(rows: dict[str, Table]) -> str:
+    """One line per predictor: each metric's mean over groups (the headline of each table)."""
+    metrics = next(iter(rows.values())).metrics
+    fmt = lambda m, v: f"{100 * v:.1f}" if m in ("PCK3D@150", "AUC") else f"{v:.1f}"  # noqa: E731
+    lines = ["| predictor (mean over groups) | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for name, t in rows.items():
+        lines.append(f"| {name} | " + " | ".join(fmt(m, t.mean_over_groups[m]) for m in metrics) + " |")
+    return "\n".join(lines)
 
 
 @torch.no_grad()

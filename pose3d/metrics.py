@@ -91,6 +91,32 @@ def auc(pred: Any, gt: Any, thresholds_mm: Sequence[float] = AUC_THRESHOLDS_MM) 
     return xp.mean(xp.astype(err <= th, err.dtype), axis=(-2, -1))
 
 
+# -- 2D, in units of the person's size ------------------------------------------------------------
+
+PCK2D_THRESHOLD = 0.2  # of the torso length (Thorax-Hip), the realval convention
+
+
+def normalised_errors_2d(pred: Any, gt: Any, norm: Any) -> Any:
+    """(..., J, 2) x 2 pixel joints and (...) normalisers (torso lengths, px) -> (..., J) distances in
+    units of the normaliser."""
+    xp = namespace(pred)
+    d = pred - gt
+    return xp.sqrt(xp.sum(d * d, axis=-1)) / norm[..., None]
+
+
+def pck_2d(pred: Any, gt: Any, norm: Any, threshold: float = PCK2D_THRESHOLD) -> Any:
+    """Per joint, whether the prediction lies within ``threshold * norm`` of the label: (..., J) bool.
+    A non-finite prediction (no person found) is a miss."""
+    err = normalised_errors_2d(pred, gt, norm)
+    return err <= threshold
+
+
+def procrustes_joint_errors(pred: Any, gt: Any) -> Any:
+    """(..., J, 3) x 2 -> (..., J) per-joint errors (mm) after similarity alignment on those J joints;
+    their mean is ``p_mpjpe``. Align on a subset by passing that subset."""
+    return joint_errors(procrustes_align(pred, gt, scale=True), gt)
+
+
 #: Every per-pose metric by its table name.
 METRICS = {
     "MPJPE": mpjpe,

@@ -168,6 +168,10 @@ H36M32 = Skeleton.from_pairs(
     ]
 )
 
+#: The 10 limb joints whose definitions agree best between skeleton conventions (mocap, Human3.6M,
+#: image keypoint labellers): hips, spine, neck and head are placed differently by each.
+LIMB_JOINTS = ("LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist", "RWrist", "LKnee", "RKnee", "LFoot", "RFoot")
+
 #: Index of each H36M17 joint among the official 32 joints.
 H36M32_TO_17 = H36M32.subset_indices(H36M17)
 

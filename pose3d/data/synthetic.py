@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from pose3d.crop import CropSpec, box_to_affine, shift_affine, square_box
+from pose3d.crop import CropSpec, apply_affine, box_to_affine, shift_affine, square_box
 from pose3d.data.posebank import SPLITS, PoseBank, load_posebank
 from pose3d.rotations import yaw_to_rotmat
 from pose3d.synth.body import sample_appearances
@@ -107,6 +107,24 @@ class SyntheticPoses:
         size = self.config.crop.input_size
         out = render(poses, cameras, looks, draws, affines, (size, size), self.config.scene, self._photos)
         return self._as_samples(out, cameras, affines, k, indices)
+
+    def label_batch(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
+        """The labels of samples ``indices`` without their pictures (the same draws as
+        ``render_batch``, so the same values): ``pose_cam``, ``pose_rel``, ``joints_2d``,
+        ``crop_affine``, ``R``, ``activity``, ``bank_index``, ``index``. Cheap: no rendering."""
+        _, poses, k, cameras, _, affines = self._sample(indices)
+        joints_cam = cameras.world_to_camera(poses)
+        f32 = np.float32
+        return {
+            "pose_cam": joints_cam.astype(f32),
+            "pose_rel": to_root_relative(joints_cam).astype(f32),
+            "joints_2d": apply_affine(affines, cameras.project_camera(joints_cam)).astype(f32),
+            "crop_affine": affines.astype(f32),
+            "R": np.broadcast_to(cameras.R, (len(k), 3, 3)).astype(f32),
+            "activity": self._split_bank.activity[k].astype(np.int64),
+            "bank_index": self._bank_rows[k].astype(np.int64),
+            "index": np.asarray(indices, dtype=np.int64),
+        }
 
     def render_background_batch(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
         """The same scenes as ``render_batch``, cropped where the person is not: the crop moved by

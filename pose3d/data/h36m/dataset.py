@@ -122,6 +122,23 @@ class PreparedH36M:
             out["image"] = picked
         return out
 
+    def camera_rotations(self, rows: Sequence[int] | np.ndarray) -> np.ndarray | None:
+        """(B, 3, 3) world-to-camera rotations of ``rows`` from the bundled Human3.6M calibration, or
+        None where a row's subject or camera is not in it."""
+        from pose3d.camera import h36m_camera
+
+        rows = np.asarray(rows, dtype=np.int64)
+        cache: dict[tuple[int, int], np.ndarray] = {}
+        out = np.empty((len(rows), 3, 3))
+        try:
+            for i, key in enumerate(zip(self.subject[rows].tolist(), self.camera[rows].tolist())):
+                if key not in cache:
+                    cache[key] = np.asarray(h36m_camera(self.subject_names[key[0]], key[1]).R, dtype=np.float64)
+                out[i] = cache[key]
+        except KeyError:
+            return None
+        return out
+
     def random_offsets(self, rng: np.random.Generator, count: int, input_size: int) -> np.ndarray:
         """(count, 2) random sub-crop positions (training augmentation)."""
         return rng.integers(0, self.crop_size - input_size + 1, size=(count, 2))

@@ -74,14 +74,16 @@ def pose_inset(pose_mm: np.ndarray, parents: Sequence[int], names: Sequence[str]
     return draw_skeleton(panel, uv, parents, names, thickness=max(1, size // 100))
 
 
-def draw_thin(image: np.ndarray, joints: np.ndarray, parents: Sequence[int], colour=(200, 200, 200)) -> np.ndarray:
-    """A one-pixel skeleton (the 3D pose reprojected through the assumed camera)."""
+def draw_thin(image: np.ndarray, joints: np.ndarray, parents: Sequence[int], colour=(200, 200, 200),
+              thickness: int = 1) -> np.ndarray:
+    """A one-colour skeleton, one pixel wide unless told (the 3D pose reprojected through the assumed
+    camera; a label under a prediction)."""
     if not np.isfinite(joints).all():
         return image
     pts = np.round(joints).astype(np.int64)
     for j, p in enumerate(parents):
         if p >= 0:
-            cv2.line(image, (int(pts[j, 0]), int(pts[j, 1])), (int(pts[p, 0]), int(pts[p, 1])), colour, 1, cv2.LINE_AA)
+            cv2.line(image, (int(pts[j, 0]), int(pts[j, 1])), (int(pts[p, 0]), int(pts[p, 1])), colour, thickness, cv2.LINE_AA)
     return image
 
 

@@ -84,6 +84,7 @@ class ModelInfo:
     model_id: str  # file name + the first 12 hex digits of its SHA-256
     metrics: dict[str, Any]
     version: str
+    training_config: dict[str, Any]
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str], path: Path) -> "ModelInfo":
@@ -106,6 +107,7 @@ class ModelInfo:
             model_id=f"{path.name}:{_sha256(path)[:12]}",
             metrics=json.loads(meta.get("metrics", "{}")),
             version=meta.get("pose3d_version", "?"),
+            training_config=json.loads(meta.get("training_config", "{}")),
         )
 
 

@@ -46,6 +46,8 @@ def test_prepare_train_evaluate(layout, official_tree, jpeg_tree, tmp_path):
     expected = ["WalkDog"] if layout == "official" else ["Directions", "WalkDog"]  # S11 Directions skipped in (a)
     assert rows == expected and result["layout"] == layout
     assert result["protocol_split"]["test_every"] == 8 and result["samples"] == sum(result["counts"].values())
+    assert set(result["baselines"]) == {"mean training pose, camera frame", "mean training pose turned to the true heading"}
+    assert "| model |" in r.output
 
 
 @pytest.mark.slow

@@ -108,6 +108,10 @@ def test_train_then_eval_from_the_command_line(tmp_path):
     assert r.exit_code == 0, r.output
     table = json.loads((tmp_path / "run" / "finetune_test_flip.json").read_text())
     assert table["samples"] == 24 and table["flip"] and "MPJPE" in table["mean_over_groups"]
+    # The trivial baselines are scored beside the model, on the same samples.
+    assert set(table["baselines"]) == {"mean training pose, camera frame", "mean training pose turned to the true heading"}
+    assert all(b["counts"] == table["counts"] for b in table["baselines"].values())
+    assert "| mean training pose turned to the true heading |" in r.output
     assert (tmp_path / "run" / "finetune_test_flip.png").exists()
     r = CliRunner().invoke(eval_main, [str(tmp_path / "run" / "prior.pt")])
     assert r.exit_code == 1 and "prior alone" in r.output

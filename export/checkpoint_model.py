@@ -1,0 +1,54 @@
+"""A training checkpoint behind the runtime's model interface, so it can be scored by the same code.
+
+``CheckpointModel`` runs the network that ``pose3d-export`` would write (``InferenceNet``) in PyTorch
+and describes itself with the same metadata the ONNX file would carry, parsed by the runtime's own
+reader (``ModelInfo.from_metadata``): a checkpoint and its export cannot disagree on the input
+contract. It quacks like ``pose3d_runtime.model.PoseModel``: ``info``, ``provider``, ``has_person``,
+``__call__(x)``, ``describe()``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pose3d.train.checkpoint import load_model
+from pose3d_export.fold import InferenceNet
+from pose3d_export.onnx_export import _config_dict, metadata
+from pose3d_runtime.model import ModelInfo
+
+
+class CheckpointModel:
+    def __init__(self, checkpoint: str | Path, person: str | Path | None = None) -> None:
+        checkpoint = Path(checkpoint)
+        model, config, info = load_model(checkpoint)
+        if info["kind"] not in ("structured", "direct"):
+            what = "the pose prior" if info["kind"] == "prior" else "a person head"
+            raise ValueError(f"{checkpoint} holds {what} alone; give an image model (finetune or direct)")
+        head, person_meta = None, None
+        if person is None and (checkpoint.parent / "person.pt").is_file():
+            person = checkpoint.parent / "person.pt"
+        if person is not None:
+            head, _, person_info = load_model(person)
+            if person_info["kind"] != "person":
+                raise ValueError(f"{person}: not a person-head checkpoint (it holds a {person_info['kind']} model)")
+            person_meta = {"source_checkpoint": Path(person).name, "step": int(person_info["step"])}
+        self.net = InferenceNet(model, person=head).eval()
+        meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), self.net.input_size, person_meta)
+        self.info = ModelInfo.from_metadata(meta, checkpoint)
+        self.has_person = head is not None
+        self.provider = "PyTorch CPU"
+
+    @torch.no_grad()
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(B, 3, S, S) normalised crops -> (B, J, 3) mm, (B, J, 2) crop px, (B,) person probability
+        or None: as ``PoseModel.__call__``."""
+        out = self.net(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
+        pose, joints = out[0].numpy(), out[1].numpy()
+        return pose, joints, (out[2].numpy() if self.has_person else None)
+
+    def describe(self) -> str:
+        return f"{self.info.model_id} on {self.provider}"

@@ -1,0 +1,190 @@
+"""Run the runtime's estimator on labelled real frames, once per way of finding the person.
+
+Box sources, side by side:
+
+- ``labelled``: the label's tight joint box made into the square person box the model was trained
+  on (``pose3d.crop.square_box`` with the model's margin): the model's accuracy given a perfect
+  person finder;
+- ``detector``: the runtime's own person detector on the whole frame (what ``pose3d-run folder/``
+  does);
+- ``tracking``: the runtime's video path (``pose3d-run --video``: detect, then follow the predicted
+  joints) run over the whole source video, read at the labelled frames. Only for streams whose video
+  is given; the video is checked to be the labelled footage first.
+
+Every source is scored on the same frames; a frame where a source finds nobody counts as a miss.
+A person counts as found when the source's square box and the labelled square box overlap with
+IoU >= ``FOUND_IOU``: both boxes are defined the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from pose3d.crop import square_box
+from pose3d.realval.labels import RealFrame, RealSet
+from pose3d_runtime.detect import box_iou
+from pose3d_runtime.pipeline import Estimator
+from pose3d_runtime.sources import ImageError, open_capture, read_image
+
+FOUND_IOU = 0.5
+SOURCES = ("labelled", "detector", "tracking")
+VIDEO_MATCH_LEVELS = 12.0  # mean absolute difference (0-255) above which a video is not the labelled footage
+
+
+@dataclass
+class Predictions:
+    """One box source's answers on N frames (NaN where it found nobody or does not apply)."""
+
+    source: str
+    joints_2d: np.ndarray  # (N, J, 2) frame pixels
+    joints_3d: np.ndarray  # (N, J, 3) root-relative camera frame, mm
+    box: np.ndarray  # (N, 3) square person box
+    applies: np.ndarray  # (N,) bool: the source was run on this frame
+    iou: np.ndarray  # (N,) IoU of its box with the labelled box (0 where none)
+
+    @classmethod
+    def empty(cls, source: str, n: int, J: int) -> "Predictions":
+        nan = np.nan
+        return cls(source, np.full((n, J, 2), nan), np.full((n, J, 3), nan), np.full((n, 3), nan),
+                   np.zeros(n, bool), np.zeros(n))
+
+    @property
+    def found(self) -> np.ndarray:
+        """(N,) a box on the labelled person."""
+        return self.iou >= FOUND_IOU
+
+    def set(self, i: int, joints_2d: np.ndarray, joints_3d: np.ndarray, box: np.ndarray, label_box: np.ndarray) -> None:
+        self.joints_2d[i], self.joints_3d[i], self.box[i] = joints_2d, joints_3d, box
+        self.iou[i] = box_iou(np.asarray(box, np.float64), label_box)
+
+
+@dataclass
+class RealRun:
+    frames: list[RealFrame]  # the frames that were read
+    predictions: dict[str, Predictions]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def labelled_box(frame: RealFrame, margin: float) -> np.ndarray:
+    """(3,) the square person box around the label's joint box, as the training crops were cut."""
+    x, y, w, h = frame.bbox_xywh
+    return square_box(np.array([[x, y], [x + w, y + h]]), margin)
+
+
+def _read(frame: RealFrame) -> np.ndarray:
+    image = read_image(frame.path)
+    H, W = image.shape[:2]
+    if (W, H) != frame.size_wh:
+        raise ImageError(f"the image is {W}x{H} but the label says {frame.size_wh[0]}x{frame.size_wh[1]}")
+    return image
+
+
+def run_real(estimator: Estimator, data: RealSet, videos: dict[str, Path] | None = None,
+             work_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> RealRun:
+    """Every box source on every readable frame of ``data`` (see the module docstring). ``videos``:
+    ``source/view`` -> the video file of that stream, for the tracking source; ``work_dir`` keeps the
+    tracking run's own outputs (annotated video, JSON Lines)."""
+    say = progress or (lambda _msg: None)
+    margin = estimator.margin
+    frames, skipped = [], list(data.skipped)
+    for f in data.frames:
+        if not f.path.is_file():
+            skipped.append({"file": f.file, "reason": "frame file missing"})
+        else:
+            frames.append(f)
+    J = len(estimator.info.joint_names)
+    preds = {s: Predictions.empty(s, len(frames), J) for s in SOURCES}
+    kept = []
+    for i, f in enumerate(frames):
+        try:
+            image = _read(f)
+        except ImageError as e:
+            skipped.append({"file": f.file, "reason": str(e)})
+            continue
+        kept.append(i)
+        label_box = labelled_box(f, margin)
+        pose = estimator.estimate([image], [label_box])[0]
+        preds["labelled"].applies[i] = True
+        preds["labelled"].set(i, pose.joints_2d_px, pose.joints_3d_mm, label_box, label_box)
+        preds["detector"].applies[i] = True
+        found = estimator.detector(image)
+        if found is not None:
+            pose = estimator.estimate([image], [found.box])[0]
+            preds["detector"].set(i, pose.joints_2d_px, pose.joints_3d_mm, found.box, label_box)
+        if (i + 1) % 20 == 0:
+            say(f"{i + 1}/{len(frames)} frames")
+    keep = np.asarray(kept, dtype=np.int64)
+    frames = [frames[i] for i in kept]
+    for p in preds.values():
+        for name in ("joints_2d", "joints_3d", "box", "applies", "iou"):
+            setattr(p, name, getattr(p, name)[keep])
+    run = RealRun(frames, preds, skipped)
+    for stream, video in (videos or {}).items():
+        _track(estimator, run, stream, Path(video), work_dir, say)
+    return run
+
+
+def _check_video(video: Path, frames: list[RealFrame]) -> str | None:
+    """Why ``video`` is not the footage of ``frames`` (None: it is). Compares the first labelled
+    frame with the video's frame of that index."""
+    first = min(frames, key=lambda f: f.frame)
+    try:
+        cap = open_capture(str(video))
+    except OSError as e:
+        return str(e)
+    try:
+        W, H = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if (W, H) != first.size_wh:
+            return f"its frames are {W}x{H}, the labelled ones {first.size_wh[0]}x{first.size_wh[1]}"
+        for _ in range(first.frame + 1):
+            ok, image = cap.read()
+            if not ok:
+                return f"it ends before frame {first.frame}"
+    finally:
+        cap.release()
+    diff = float(np.abs(image.astype(np.float32) - _read(first).astype(np.float32)).mean())
+    if diff > VIDEO_MATCH_LEVELS:
+        return f"its frame {first.frame} differs from {first.file} by {diff:.1f} levels on average"
+    return None
+
+
+def _track(estimator: Estimator, run: RealRun, stream: str, video: Path, work_dir: Path | None,
+           say: Callable[[str], None]) -> None:
+    from pose3d_runtime.stream import run_stream
+
+    rows = [i for i, f in enumerate(run.frames) if f.stream == stream]
+    if not rows:
+        run.notes.append(f"tracking: no labelled frames of {stream}; video {video} not used")
+        return
+    problem = _check_video(video, [run.frames[i] for i in rows])
+    if problem is not None:
+        run.notes.append(f"tracking: {video} is not the footage of {stream} ({problem}); not used")
+        return
+    say(f"tracking through {video}")
+    name = stream.replace("/", "_")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = work_dir if work_dir is not None else Path(tmp)
+        report = run_stream(estimator, open_capture(str(video)), out, name, live=False, display=False)
+        records = {}
+        with open(out / f"{name}.jsonl") as fh:
+            for line in fh:
+                rec = json.loads(line)
+                records[int(rec["frame"])] = rec
+    if report.ended_by != "end of stream":
+        run.notes.append(f"tracking through {video} ended early: {report.ended_by}")
+    p = run.predictions["tracking"]
+    for i in rows:
+        f = run.frames[i]
+        p.applies[i] = True
+        rec = records.get(f.frame)
+        if rec is not None and rec["status"] == "ok":
+            p.set(i, np.array(rec["joints_2d_px"]), np.array(rec["joints_3d_mm"]), np.array(rec["box"]),
+                  labelled_box(f, estimator.margin))

@@ -30,13 +30,14 @@ import onnxruntime as ort
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_runtime import (accuracy, folder_end_to_end, folder_stages, full_size_images, inference,  # noqa: E402
-                           model_gflop, preprocessing, score_separation, stream_clip, streaming)
+                           model_gflop, preprocessing, real_accuracy, score_separation, stream_clip, streaming)
 from common import RESULTS, cores, cpu_model, matmul_gflops  # noqa: E402
 from pose3d.crop import CropSpec  # noqa: E402
 from pose3d_runtime.model import PoseModel, default_model_path  # noqa: E402
 from pose3d_runtime.pipeline import Estimator  # noqa: E402
 
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+SHARED_REALVAL = Path(__file__).resolve().parents[2] / "shared" / "realval"
 
 
 def machine() -> dict[str, Any]:
@@ -119,6 +120,8 @@ def main() -> None:
 
     print("accuracy ...", file=sys.stderr)
     result["accuracy"] = accuracy({"shipped (int8)": shipped_path}, 256 if q else 2000)
+    print("real photos ...", file=sys.stderr)
+    result["real_accuracy"] = real_accuracy(shipped_path, SHARED_REALVAL, None if q else SHARED_MEDIA / "sports2d" / "demo.mp4")
     result["score"] = score_separation(estimator, 40 if q else 200)
 
     print("data engine ...", file=sys.stderr)
@@ -167,8 +170,20 @@ def report(r: dict[str, Any]) -> str:
     out += ["", f"**Streaming** ({s['clip']}; target: >= 30 frames/s, median latency < 33 ms): "
             f"{s['frames_per_second']} frames/s over {s['frames']} frames, latency median {s['latency_ms_median']} ms, "
             f"p95 {s['latency_ms_p95']} ms; new detections on {s['detector_runs']} frames, a person on {s['frames_with_person']}."]
-    out += ["", "**Accuracy** on rendered synthetic test crops (mm)", "", "| model | crops | MPJPE | P-MPJPE |", "|---|---|---|---|"]
+    out += ["", "**Accuracy** on rendered synthetic test crops (mm, mean over the crops)", "", "| model | crops | MPJPE | P-MPJPE |", "|---|---|---|---|"]
     out += [f"| {x['model']} | {x['samples']} | {x['mpjpe_mm']:.1f} | {x['p_mpjpe_mm']:.1f} |" for x in r["accuracy"]]
+    real = r.get("real_accuracy")
+    if real is None:
+        out += ["", "**Accuracy on real photos**: ../shared/realval not present, not measured."]
+    else:
+        out += ["", f"**Accuracy on real photos** ({real['data']}: {real['frames']} frames, {real['frames_with_3d']} with "
+                "triangulated 3D; `pose3d-eval --real`; PCK@0.2·torso, P-MPJPE in mm)", "",
+                "| predictor | found | PCK@0.2 | P-MPJPE (frames) |", "|---|---|---|---|"]
+        for x in real["rows"]:
+            found = f"{x['found']}/{x['frames']}" if "found" in x else "—"
+            pck = f"{x['pck']:.3f}" if x.get("pck") is not None else "—"
+            p3 = f"{x['p_mpjpe']:.1f} ({x['p_mpjpe_frames']})" if x.get("p_mpjpe_frames") else "—"
+            out.append(f"| {x['predictor']} | {found} | {pck} | {p3} |")
     sc = r["score"]
     kind = "the person head's probability" if r["has_person_head"] else "agreement of the 2D and 3D heads"
     out += ["", f"**Pose score** ({kind}) on {sc['pairs']} synthetic test frames: median "

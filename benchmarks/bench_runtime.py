@@ -236,20 +236,34 @@ def stream_clip(path: Path, frames: int, shared_media: Path | None) -> str:
 
 
 def accuracy(paths: dict[str, Path], samples: int) -> list[dict[str, Any]]:
-    """MPJPE and P-MPJPE (mm, mean over samples) of each ONNX file on rendered test crops."""
+    """MPJPE and P-MPJPE (mm, mean over samples) of each ONNX file on rendered test crops, and of the
+    trivial baselines (``pose3d.baselines``) on the same crops, by the same code."""
+    from pose3d.baselines import synthetic_mean_pose
+    from pose3d.evaluate import baseline_evaluations, score_poses
+    from pose3d_runtime.pipeline import run_on_crops
+
     ds = SyntheticPoses(SynthConfig(split="test", seed=0, length=samples))
     data = ds.render_all()
-    truth = data["pose_rel"].astype(np.float64)
-    rows = []
-    for name, path in paths.items():
-        m = PoseModel(path, device="cpu")
-        I = m.info
-        x = ((data["image"].astype(np.float32) / 255.0 - np.array(I.mean, np.float32)[:, None, None])
-             / np.array(I.std, np.float32)[:, None, None])
-        pose = np.concatenate([m(x[i:i + 256])[0] for i in range(0, len(x), 256)]).astype(np.float64)
-        rows.append({"model": name, "samples": samples, "mpjpe_mm": float(mpjpe(pose, truth).mean()),
-                     "p_mpjpe_mm": float(p_mpjpe(pose, truth).mean())})
-    return rows
+    names = ds.bank.activity_names
+    scored = {name: score_poses(run_on_crops(PoseModel(path, device="cpu"), data["image"])[0], data, names)
+              for name, path in paths.items()}
+    scored |= baseline_evaluations(synthetic_mean_pose(), data, names)
+    return [{"model": name, "samples": samples, "mpjpe_mm": float(e.values["MPJPE"].mean()),
+             "p_mpjpe_mm": float(e.values["P-MPJPE"].mean())} for name, e in scored.items()]
+
+
+def real_accuracy(path: Path, realval: Path, video: Path | None) -> dict[str, Any] | None:
+    """The real-photo evaluation (``pose3d.realval``) of an ONNX file: its headline rows, or None where
+    the labelled folder is absent."""
+    if not (realval / "labels.json").is_file():
+        return None
+    from pose3d.realval.evaluate import evaluate_real, open_model
+
+    videos = {"sports2d_demo/cam01": video} if video is not None and video.is_file() else None
+    with tempfile.TemporaryDirectory() as tmp:
+        rep = evaluate_real(open_model(path), realval, Path(tmp), videos)
+    return {"data": str(realval), "frames": rep.result["frames"], "frames_with_3d": rep.result["frames_with_3d"],
+            "rows": rep.result["summary"]}
 
 
 def score_separation(estimator: Estimator, frames: int, seed: int = 13) -> dict[str, Any]:

@@ -69,11 +69,49 @@ def test_build_is_deterministic(tmp_path, fabricated_bank):
     assert not np.array_equal(other_seed.poses, bank.poses)
 
 
+def limb_direction_errors_deg(bank: PoseBank) -> np.ndarray:
+    """(N, 8) angles between each limb of the 17-joint poses and the same limb of the T-pose turned by
+    its driver rotation: the two descriptions of one pose must agree."""
+    from pose3d.mocap.drivers import DRIVERS, rest_directions
+
+    limbs = {"l_thigh": ("LHip", "LKnee"), "r_thigh": ("RHip", "RKnee"), "l_shin": ("LKnee", "LFoot"),
+             "r_shin": ("RKnee", "RFoot"), "l_upper_arm": ("LShoulder", "LElbow"), "r_upper_arm": ("RShoulder", "RElbow"),
+             "l_forearm": ("LElbow", "LWrist"), "r_forearm": ("RElbow", "RWrist")}
+    R = bank.driver_rotations()
+    rest = rest_directions()
+    out = []
+    for driver, (a, b) in limbs.items():
+        v = bank.poses[:, H36M17.index(b)] - bank.poses[:, H36M17.index(a)]
+        v = v / np.linalg.norm(v, axis=-1, keepdims=True)
+        d = DRIVERS.index(driver)
+        w = np.einsum("nij,j->ni", R[:, d], rest[d])
+        out.append(np.degrees(np.arccos(np.clip((v * w).sum(-1), -1.0, 1.0))))
+    return np.stack(out, axis=-1)
+
+
+def test_driver_rotations_agree_with_the_joint_positions(fabricated_bank):
+    bank, _ = fabricated_bank
+    assert bank.rotations is not None and bank.rotations.shape == (len(bank), 21, 3)
+    assert limb_direction_errors_deg(bank).max() < 0.2
+
+
 def test_save_load_round_trip(tmp_path, fabricated_bank):
     bank, _ = fabricated_bank
     bank.save(tmp_path / "b.npz")
     loaded = PoseBank.load(tmp_path / "b.npz")
     assert np.abs(loaded.poses - bank.poses).max() <= 0.125 + 1e-4  # quantised to 0.25 mm
+    np.testing.assert_array_equal(loaded.rotations, bank.rotations)
+    np.testing.assert_array_equal(loaded.subset([2, 0]).rotations, bank.rotations[[2, 0]])
+    # A bank written before rotations were kept still loads; asking it for rotations says what to do.
+    from dataclasses import replace
+
+    from pose3d.data.posebank import PoseBankError
+
+    replace(bank, rotations=None).save(tmp_path / "old.npz")
+    old = PoseBank.load(tmp_path / "old.npz")
+    assert old.rotations is None and len(old) == len(bank)
+    with pytest.raises(PoseBankError, match="old.npz.*pose3d-posebank build"):
+        old.driver_rotations()
     assert loaded.clip_names == bank.clip_names and loaded.meta["seed"] == 3
     np.testing.assert_array_equal(loaded.split, bank.split)
     (tmp_path / "junk.npz").write_bytes(b"not a bank")
@@ -132,13 +170,15 @@ def shipped():
 
 def test_shipped_bank_meets_its_targets(shipped):
     path = resources.files("pose3d").joinpath("assets/posebank.npz")
-    assert path.stat().st_size <= 15e6
+    assert path.stat().st_size <= 10e6  # 7.7 MB: poses 3.1, driver rotations 3.9
     assert len(shipped) >= 30_000
     assert len(shipped.clip_names) >= 80
     assert shipped.meta["min_change_mm"] == DEFAULT_MIN_CHANGE_MM
     assert "mocap.cs.cmu.edu" in shipped.meta["acknowledgement"]
     for check in check_bank(shipped):
         assert check.passed, f"{check.name}: {check.detail}"
+    # Both mocap formats give rotations that agree with the positions (int16 storage: < 0.2 degrees).
+    assert limb_direction_errors_deg(shipped).max() < 0.2
 
 
 def test_shipped_splits_are_clip_level_and_keep_couples_together(shipped):
@@ -182,3 +222,4 @@ def test_shipped_bank_is_what_the_converter_builds(shared_mocap, shipped):
     assert rebuilt.clip_names == shipped.clip_names
     np.testing.assert_array_equal(rebuilt.clip, shipped.clip)
     assert np.abs(rebuilt.poses - shipped.poses).max() <= 0.125 + 1e-3
+    assert np.abs(rebuilt.rotations.astype(np.int32) - shipped.rotations).max() <= 1

@@ -4,7 +4,8 @@
 from ../shared/mocap; see ``posebank_build``). Each pose is 17 joints (``skeleton.H36M17``) in mm,
 in a Z-up world with the pelvis at the origin and the body facing -Y; ``yaw`` and ``root_world``
 put it back where it was in its clip (``world_poses``). Every pose carries its clip, frame, activity
-and split (train/val/test, assigned per clip so that no recording is in two splits).
+and split (train/val/test, assigned per clip so that no recording is in two splits), and the
+rotations of the 21 joints that drive a skinned body (``pose3d.mocap.drivers``, ``driver_rotations``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ POSE_QUANTUM_MM = 0.25  # poses are stored as int16 multiples of this
 DEFAULT_BANK = "assets/posebank.npz"
 
 
+class PoseBankError(ValueError):
+    """The pose bank lacks what is asked of it."""
+
+
 @dataclass(frozen=True, eq=False)
 class PoseBank:
     poses: np.ndarray  # (N, 17, 3) float32 mm, canonical heading, pelvis at the origin
@@ -38,6 +43,9 @@ class PoseBank:
     clip_split: np.ndarray  # (C,) index into SPLITS
     activity_names: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    # (N, 21, 3) int16 rotation vectors of the driver joints (pose3d.mocap.drivers), heading removed
+    # like ``poses``; None in banks written before they were kept (format 1).
+    rotations: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.poses.shape[0])
@@ -65,7 +73,18 @@ class PoseBank:
             yaw=self.yaw[index],
             clip=self.clip[index],
             frame=self.frame[index],
+            rotations=None if self.rotations is None else self.rotations[index],
         )
+
+    def driver_rotations(self, index: Any = slice(None)) -> np.ndarray:
+        """(..., 21, 3, 3) driver rotations of the poses ``index`` (``pose3d.mocap.drivers``: the
+        canonical heading, like ``poses``). Raises PoseBankError for a bank without them."""
+        from pose3d.mocap.drivers import decode_rotations
+
+        if self.rotations is None:
+            raise PoseBankError(f"{self.meta.get('path', 'this pose bank')}: no joint rotations (an older format); "
+                                "rebuild it with `pose3d-posebank build`")
+        return decode_rotations(self.rotations[index])
 
     def select(self, split: str | None = None, activity: str | None = None) -> "PoseBank":
         """The poses of one split and/or one activity."""
@@ -113,7 +132,7 @@ class PoseBank:
             "clip_names": list(self.clip_names),
             "clip_descriptions": list(self.clip_descriptions),
             "activity_names": list(self.activity_names),
-            "meta": {**self.meta, "pose_quantum_mm": POSE_QUANTUM_MM},
+            "meta": {**{k: v for k, v in self.meta.items() if k != "path"}, "pose_quantum_mm": POSE_QUANTUM_MM},
         }
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez_compressed(
@@ -127,6 +146,7 @@ class PoseBank:
             clip_activity=self.clip_activity.astype(np.int16),
             clip_split=self.clip_split.astype(np.int8),
             tables=np.array(json.dumps(tables)),
+            **({} if self.rotations is None else {"rotations": self.rotations.astype(np.int16)}),
         )
         tmp.replace(path)
 
@@ -149,7 +169,8 @@ class PoseBank:
                     clip_activity=z["clip_activity"],
                     clip_split=z["clip_split"],
                     activity_names=tuple(tables["activity_names"]),
-                    meta=tables["meta"],
+                    meta={**tables["meta"], "path": str(path)},
+                    rotations=z["rotations"] if "rotations" in z.files else None,
                 )
         except (OSError, KeyError, ValueError) as e:
             raise ValueError(f"{path}: not a pose bank ({e})") from None

@@ -35,10 +35,12 @@ Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 @dataclass(frozen=True)
 class H36mMotion:
-    """A clip mapped to H36M17: poses (F, 17, 3) and toe tips (F, 2, 3, left then right), world mm."""
+    """A clip mapped to H36M17: poses (F, 17, 3) and toe tips (F, 2, 3, left then right), world mm;
+    and the driver rotations (F, 21, 3, 3) of ``pose3d.mocap.drivers`` (world, heading kept)."""
 
     poses: np.ndarray
     toes: np.ndarray
+    drivers: np.ndarray | None = None
 
 
 def _head_points(base: np.ndarray, thorax: np.ndarray, head_rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,17 +24,12 @@ from pose3d_runtime.model import ModelInfo
 class CheckpointModel:
     def __init__(self, checkpoint: str | Path, person: str | Path | None = None) -> None:
         checkpoint = Path(checkpoint)
-        model, config, info = load_model(checkpoint)
-        if info["kind"] not in ("structured", "direct"):
-            what = "the pose prior" if info["kind"] == "prior" else "a person head"
-            raise ValueError(f"{checkpoint} holds {what} alone; give an image model (finetune or direct)")
+        model, config, info = load_model(checkpoint, kinds=("structured", "direct"))
         head, person_meta = None, None
         if person is None and (checkpoint.parent / "person.pt").is_file():
             person = checkpoint.parent / "person.pt"
         if person is not None:
-            head, _, person_info = load_model(person)
-            if person_info["kind"] != "person":
-                raise ValueError(f"{person}: not a person-head checkpoint (it holds a {person_info['kind']} model)")
+            head, _, person_info = load_model(person, kinds=("person",))
             person_meta = {"source_checkpoint": Path(person).name, "step": int(person_info["step"])}
         self.net = InferenceNet(model, person=head).eval()
         meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), self.net.input_size, person_meta)

@@ -16,6 +16,7 @@ COMMANDS = {
     "posebank sheet": ("pose3d.cli.posebank", ["sheet", "-o", "{tmp}/s.png"], "pose3d-posebank sheet needs matplotlib"),
     "train": ("pose3d.cli.train", ["--out", "{tmp}/run"], "pose3d-train needs torch"),
     "export": ("pose3d_export.cli", ["{tmp}/model.pt", "-o", "{tmp}/m.onnx"], "pose3d-export needs torch"),
+    "eval": ("pose3d.cli.eval", ["{tmp}/model.pt"], "pose3d-eval needs torch"),
     "prepare": ("pose3d.cli.prepare", ["h36m", "--root", "{tmp}/h36m", "--out", "{tmp}/p"],
                 "pose3d-prepare h36m needs cdflib to read the official release's CDF pose files"),
 }

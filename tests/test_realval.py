@@ -269,3 +269,12 @@ def test_real_evaluation_of_an_export_needs_no_torch(tiny_onnx, tmp_path):
         print("ok")
     """)
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr + done.stdout
+
+
+def test_a_person_head_or_a_prior_given_as_the_model_gets_a_message(tiny_onnx, tmp_path):
+    root = make_realval(tmp_path / "rv", n=1)
+    for name in ("person.pt", "prior.pt"):
+        r = CliRunner().invoke(eval_main, [str(tiny_onnx.parent / name), "--real", str(root), "-o", str(tmp_path / "o")])
+        assert r.exit_code == 1 and "Traceback" not in r.output and name in r.output, r.output
+    r = CliRunner().invoke(eval_main, [str(tiny_onnx.parent / "person.pt")])
+    assert r.exit_code == 1 and "person" in r.output and "Traceback" not in r.output, r.output

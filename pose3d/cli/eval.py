@@ -68,12 +68,17 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: P
                                    "the shipped one) is scored on the synthetic split or with --real")
         return _synthetic_onnx(model, split, samples, seed, out_dir)
     checkpoint = model
+    from pose3d.cli.extras import require
+
+    require("torch", "pose3d-eval", "to run a checkpoint")
+    if report:
+        require("matplotlib", "pose3d-eval", "for --report")
     from pose3d.baselines import synthetic_mean_pose
     from pose3d.evaluate import baseline_evaluations, comparison_markdown, evaluate, predict
     from pose3d.train.checkpoint import load_model
 
     try:
-        model_, config, info = load_model(checkpoint)
+        model_, config, info = load_model(checkpoint, kinds=("prior", "structured", "direct"))
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     if info["kind"] == "prior" and data is None:
@@ -160,6 +165,10 @@ def _real(model: Path | None, root: Path, videos: dict[str, Path], out_dir: Path
     from pose3d.realval.labels import RealvalError
     from pose3d_runtime.model import ModelError
 
+    if model is not None and model.suffix == ".pt":
+        from pose3d.cli.extras import require
+
+        require("torch", "pose3d-eval", "to run a checkpoint (an exported .onnx needs only the runtime)")
     try:
         net = open_model(model)
     except (ModelError, ValueError) as e:

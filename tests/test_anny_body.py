@@ -212,3 +212,24 @@ def test_missing_or_corrupt_file_names_it(tmp_path, body):
     np.savez(partial, faces=body.faces)
     with pytest.raises(BodyFileError, match="partial.npz"):
         load_anny_body(partial)
+
+
+def test_pose_bank_rotations_give_the_bank_limb_directions(body):
+    """The bank's driver rotations, posed on Anny, point every limb where the bank's 17 joints do
+    (the two halves of the drivers.py convention agree); torso and head differ by Anny's anatomy."""
+    from pose3d.data.posebank import PoseBankError, load_posebank
+
+    bank = load_posebank()
+    idx = np.random.default_rng(8).choice(len(bank), 64, replace=False)
+    try:
+        R = bank.driver_rotations(idx)
+    except PoseBankError:
+        pytest.skip("this pose bank has no driver rotations")
+    poses = bank.poses[idx].astype(np.float64)
+    j = pose_bodies(body, some_bodies(body, len(idx)), R, poses[:, J["Hip"]]).joints_mm
+    for a, b in (("LHip", "LKnee"), ("LKnee", "LFoot"), ("RHip", "RKnee"), ("RKnee", "RFoot"),
+                 ("LShoulder", "LElbow"), ("LElbow", "LWrist"), ("RShoulder", "RElbow"), ("RElbow", "RWrist"),
+                 ("RHip", "LHip")):
+        mine, theirs = j[:, J[b]] - j[:, J[a]], poses[:, J[b]] - poses[:, J[a]]
+        cos = np.einsum("bi,bi->b", mine, theirs) / np.linalg.norm(mine, axis=-1) / np.linalg.norm(theirs, axis=-1)
+        assert np.all(cos > np.cos(np.radians(1.0))), (a, b)

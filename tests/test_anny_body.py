@@ -3,6 +3,9 @@
 Needs only NumPy and the shipped pose3d/assets/anny_body.npz (no torch, no anny).
 """
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -38,6 +41,11 @@ def winding_numbers(points, vertices, faces):
     dot = lambda x, y: np.einsum("pfi,pfi->pf", x, y)
     denom = la * lb * lc + dot(a, b) * lc + dot(a, c) * lb + dot(b, c) * la
     return np.abs(2.0 * np.arctan2(det, denom).sum(-1) / (4.0 * np.pi))
+
+
+def test_module_imports_no_torch():
+    code = "import sys, pose3d.body.anny, pose3d.body.sheet; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_baked_file_contents(body):

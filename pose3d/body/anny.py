@@ -35,12 +35,15 @@ Thorax = ``neck01``; Neck = midpoint of the ``head`` bone's head and the nose-ti
 Head = the crown (where a vertical ray from the ``head`` bone's head leaves the scalp of the mean
 rest body, a fixed point on one face); shoulder, elbow, wrist = ``upperarm01``, ``lowerarm01``, ``wrist``.
 
-They are *Anny's* joints, not Human3.6M's motion-capture definitions: the hip joints sit higher
-and wider in the pelvis and the knee lower, so thighs are shorter and shins longer than Human3.6M's,
-the upper arm is shorter (Anny's shoulder joint sits inside the deltoid), and Neck/Head are a
-nose-level point and the top of the skull, so neck-to-head is longer (Human3.6M's "Head" marker is
-lower). Do not compare them one to one with Human3.6M joints; for cross-dataset numbers fit
-per-joint offsets or a regressor on the mesh first.
+They are *Anny's* joints (its rig's bone heads and two surface points), not Human3.6M's
+motion-capture joint definitions, and the proportions differ beyond body size (table below; the
+table's adults average 1.69 m): Anny's hips are a little narrower (-10 %), its thighs are much shorter (-20 %) while its
+shins and forearms are only a little shorter (-7 %); the trunk is longer (Hip-Spine +14 %); the
+upper arm is shorter (-13 %) and the shoulders wider (+12 %); Thorax-Neck and Neck-Head are longer
+(+12 %, +40 %) because Neck is a nose-level point inside the head and Head the top of the scalp,
+where Human3.6M's "Head" sits lower. So do not compare these labels one to one with Human3.6M
+joints (for cross-dataset numbers fit per-joint offsets, or a regressor on the mesh, first), and
+note that models trained on these renders learn Anny's joint placement.
 
 Mean bone lengths (mm) of these labels over the baked table's 2,000 bodies in the T-pose (adults
 18-70, and all rows including the 15 % teenagers), against Human3.6M subject S9

@@ -13,6 +13,12 @@ Each sample is a dict of NumPy arrays:
 - ``crop_affine`` (2, 3) float32: full-frame pixels -> crop pixels
 - ``R`` (3, 3), ``t`` (3,), ``f`` (2,), ``c`` (2,), ``k`` (3,), ``p`` (2,) float32: the camera
 - ``clip``, ``activity``, ``bank_index`` (row of the whole bank), ``index``: int64 labels
+
+``SynthConfig(bodies="anny")`` draws skinned Anny bodies in clothes instead of capsule mannequins,
+1 to 4 people per scene (``pose3d.synth.people``, ``pose3d.synth.render_mesh``): the labels are then
+person 0's, read off its posed body (Anny's joint placement, see ``pose3d.body.anny``), and each sample
+also has ``visible`` (17,) bool (inside the image and not behind another person), ``box`` (4,) person
+0's tight box and ``people_boxes`` (P, 4) everyone's (x0, y0, x1, y1 output pixels; NaN: absent).
 """
 
 from __future__ import annotations
@@ -28,12 +34,17 @@ from pose3d.rotations import yaw_to_rotmat
 from pose3d.synth.body import sample_appearances
 from pose3d.synth.cameras import ViewSpec, h36m_rigs, sample_cameras
 from pose3d.synth.draws import Draws
+from pose3d.body.anny import pose_bodies
+from pose3d.synth.people import add_hair_volume, rest_leg_length_mm, sample_mesh_looks, shapes_of
 from pose3d.synth.render import Rendered, render
+from pose3d.synth.render_mesh import MeshPeople, RenderedPeople, render_people
 from pose3d.synth.scene import BackgroundPhotos, SceneSpec
 from pose3d.camera import Camera
-from pose3d.skeleton import to_root_relative
+from pose3d.skeleton import H36M17, bone_lengths, to_root_relative
 
 DEFAULT_LENGTH = {"train": 10_000_000, "val": 2_000, "test": 5_000}
+BODIES = ("capsules", "anny")
+PEOPLE_STREAM = 1 << 40  # offset of the people's draw streams from the scenes' (no split's seed reaches it)
 
 
 @dataclass(frozen=True)
@@ -49,10 +60,16 @@ class SynthConfig:
     h36m_rig_probability: float = 0.2  # share of views from the real Human3.6M cameras
     jitter: bool | None = None  # random box jitter and sub-crop; None: in the train split only
     background_dir: str | None = None
+    # "capsules": the original mannequins; "anny": skinned Anny bodies in clothes, 1 to 4 per scene
+    # (pose3d.synth.people), labels read off the posed body.
+    bodies: str = "capsules"
+    people_probability: tuple[float, ...] = (0.45, 0.3, 0.15, 0.1)  # 1, 2, 3, 4 people (anny)
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose from {SPLITS}")
+        if self.bodies not in BODIES:
+            raise ValueError(f"bodies must be one of {BODIES}, got {self.bodies!r}")
 
 
 class SyntheticPoses:
@@ -64,6 +81,7 @@ class SyntheticPoses:
         self._split_bank: PoseBank | None = None
         self._bank_rows: np.ndarray | None = None
         self._photos: BackgroundPhotos | None = None
+        self._body = None  # the baked Anny body, loaded on first use (bodies="anny")
         self.length = config.length if config.length is not None else DEFAULT_LENGTH[config.split]
         self.jitter = config.split == "train" if config.jitter is None else config.jitter
         # One stream of draws per (seed, split): the splits never share samples' randomness.
@@ -89,6 +107,7 @@ class SyntheticPoses:
         state = dict(self.__dict__)
         state["_split_bank"] = None  # each worker selects its own copy
         state["_photos"] = None
+        state["_body"] = None
         return state
 
     def __len__(self) -> int:
@@ -105,7 +124,17 @@ class SyntheticPoses:
         """Samples ``indices`` as person crops, a dict of batched arrays (leading dimension B)."""
         draws, poses, k, cameras, looks, affines = self._sample(indices)
         size = self.config.crop.input_size
-        out = render(poses, cameras, looks, draws, affines, (size, size), self.config.scene, self._photos)
+        return self._draw(draws, poses, k, cameras, looks, affines, (size, size), indices)
+
+    def _draw(self, draws, poses, k, cameras, looks, affines, size, indices) -> dict[str, np.ndarray]:
+        if isinstance(looks, MeshPeople):
+            out = render_people(looks, poses, cameras, draws, affines, size, self.config.scene, self._photos)
+            samples = self._as_samples(out, cameras, affines, k, indices)
+            samples["visible"] = out.visible  # person 0's joints inside the image, not behind another person
+            samples["box"] = out.boxes[:, 0].astype(np.float32)  # person 0's tight box, x0 y0 x1 y1
+            samples["people_boxes"] = out.boxes.astype(np.float32)  # every person's (NaN: not in the scene)
+            return samples
+        out = render(poses, cameras, looks, draws, affines, size, self.config.scene, self._photos)
         return self._as_samples(out, cameras, affines, k, indices)
 
     def label_batch(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
@@ -137,7 +166,10 @@ class SyntheticPoses:
         dist = rng.uniform(1.05, 1.6, size=len(indices)) * self.config.crop.size
         affines = shift_affine(affines, dist * np.cos(angle), dist * np.sin(angle))
         size = self.config.crop.input_size
-        out = render(poses, cameras, looks, draws, affines, (size, size), self.config.scene, self._photos)
+        if isinstance(looks, MeshPeople):
+            out = render_people(looks, poses, cameras, draws, affines, (size, size), self.config.scene, self._photos)
+        else:
+            out = render(poses, cameras, looks, draws, affines, (size, size), self.config.scene, self._photos)
         return {"image": np.ascontiguousarray(out.images.transpose(0, 3, 1, 2)),
                 "person_coverage": out.mask.mean(axis=(1, 2)), "index": np.asarray(indices, dtype=np.int64)}
 
@@ -151,8 +183,12 @@ class SyntheticPoses:
         says where it would be). All cameras of the call must share one image size: pass one index
         at a time to be safe."""
         draws, poses, k, cameras, looks, affines = self._sample(indices)
-        out = render(poses, cameras, looks, draws, None, None, self.config.scene, self._photos)
-        return self._as_samples(out, cameras, affines, k, indices)
+        sizes = np.broadcast_to(np.asarray(cameras.size), (len(indices), 2))
+        if not (sizes == sizes[0]).all():
+            raise ValueError("full frames of a batch must share one image size; pass one index at a time")
+        size = (int(sizes[0, 0]), int(sizes[0, 1]))
+        full = np.broadcast_to(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (len(indices), 2, 3)).copy()
+        return {**self._draw(draws, poses, k, cameras, looks, full, size, indices), "crop_affine": affines.astype(np.float32)}
 
     def _sample(self, indices: Sequence[int]) -> tuple:
         indices = [int(i) for i in indices]
@@ -161,11 +197,64 @@ class SyntheticPoses:
                 raise IndexError(f"sample index {i} out of range for a split of length {self.length}")
         bank = self._load()
         draws = Draws.for_samples(self.stream_seed, indices)
+        if self.config.bodies == "anny":
+            # The people take their own stream of draws, so the scene's (and the capsule renders')
+            # draws are what they always were.
+            poses, k, people = self._place_people(Draws.for_samples(PEOPLE_STREAM + self.stream_seed, indices), bank)
+            cameras = self._cameras(draws, poses)
+            affines = self._crop_affines(draws, cameras.project(poses))
+            return draws, poses, k, cameras, people, affines
         poses, k = self._place_poses(draws, bank)
         cameras = self._cameras(draws, poses)
         looks = sample_appearances(draws)
         affines = self._crop_affines(draws, cameras.project(poses))
         return draws, poses, k, cameras, looks, affines
+
+    def _place_people(self, draws: Draws, bank: PoseBank) -> tuple[np.ndarray, np.ndarray, "MeshPeople"]:
+        """Anny people for each sample: person 0 like ``_place_poses`` (a pose of the split, a random
+        heading and spot), its labels read off its posed body; up to 3 neighbours around it, 0.6 to
+        2.5 m away in any direction, each with its own pose, heading, body and clothes."""
+        from pose3d.body.anny import load_anny_body
+
+        if self._body is None:
+            self._body = load_anny_body()
+            self._anny_legs = rest_leg_length_mm(self._body, self._body.shape_table)  # (T,) per table row
+        body = self._body
+        B = draws.batch
+        count = draws.choice(self.config.people_probability) + 1  # (B,) people per scene
+        slots = len(self.config.people_probability)
+        verts = albedo = normals = None
+        present = np.zeros((B, slots), dtype=bool)
+        labels = k0 = None
+        centre = np.zeros((B, 2))
+        for p in range(slots):
+            k = draws.integers(len(bank))
+            yaw = draws.uniform(0.0, 2.0 * np.pi)
+            where = draws.uniform(-1000.0, 1000.0, n=2)
+            angle, dist = draws.uniform(0.0, 2.0 * np.pi), draws.uniform(600.0, 2500.0)
+            on = p < count  # (B,) who is in the scene: only they are posed and coloured
+            looks = sample_mesh_looks(draws, body, on)
+            if p > 0:  # neighbours stand around person 0
+                where = centre + dist[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=-1)
+            else:
+                centre = where
+            if verts is None:
+                V = body.num_vertices
+                verts = np.zeros((B, slots, V, 3), np.float32)
+                normals, albedo = np.zeros_like(verts), np.zeros_like(verts)
+            albedo[:, p] = looks.albedo
+            present[:, p] = on
+            if not on.any():
+                continue  # nobody in this slot in the whole batch (person 0 is always there)
+            shape = shapes_of(body, looks)[on]
+            drivers = np.einsum("bij,bdjk->bdik", yaw_to_rotmat(yaw[on]), bank.driver_rotations(k[on]))
+            scale = self._anny_legs[looks.shape_rows[on]] / _leg_length_mm(bank.poses[k[on]])
+            root = np.concatenate([where[on], (bank.root_world[k[on], 2] * scale)[:, None]], axis=-1)
+            posed = pose_bodies(body, shape, drivers, root, dtype=np.float32)
+            verts[on, p], normals[on, p] = add_hair_volume(posed.vertices_mm, body.faces, looks.hair_mm[on])
+            if p == 0:
+                labels, k0 = posed.joints_mm.astype(np.float64), k
+        return labels, k0, MeshPeople(verts, normals, albedo, present, body.faces)
 
     def _place_poses(self, draws: Draws, bank: PoseBank) -> tuple[np.ndarray, np.ndarray]:
         """(B, 17, 3) world poses: a random pose of the split, turned to a random heading, pelvis at
@@ -205,7 +294,7 @@ class SyntheticPoses:
             offset[:] = room // 2
         return shift_affine(box_to_affine(box, spec.size), offset[:, 0], offset[:, 1])
 
-    def _as_samples(self, out: Rendered, cameras: Camera, affines: np.ndarray, k: np.ndarray, indices: Sequence[int]) -> dict[str, np.ndarray]:
+    def _as_samples(self, out: "Rendered | RenderedPeople", cameras: Camera, affines: np.ndarray, k: np.ndarray, indices: Sequence[int]) -> dict[str, np.ndarray]:
         f32 = np.float32
         bank = self._split_bank
         B = len(indices)
@@ -226,3 +315,11 @@ class SyntheticPoses:
             "bank_index": self._bank_rows[k].astype(np.int64),  # row in the whole bank
             "index": np.asarray(indices, dtype=np.int64),
         }
+
+
+def _leg_length_mm(poses: np.ndarray) -> np.ndarray:
+    """(B, 17, 3) poses -> (B,) mean thigh + shin length."""
+    names = H36M17.bone_names
+    lengths = bone_lengths(poses)
+    legs = [names.index(n) for n in ("RHip-RKnee", "RKnee-RFoot", "LHip-LKnee", "LKnee-LFoot")]
+    return lengths[:, legs].sum(-1) / 2.0

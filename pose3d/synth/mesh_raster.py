@@ -28,19 +28,26 @@ def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     n = np.zeros(verts.shape, dtype=np.float32)
     for f in range(faces.shape[0]):
         a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
-        e1 = verts[b] - verts[a]
-        e2 = verts[c] - verts[a]
-        nx = e1[1] * e2[2] - e1[2] * e2[1]
-        ny = e1[2] * e2[0] - e1[0] * e2[2]
-        nz = e1[0] * e2[1] - e1[1] * e2[0]
-        for v in (a, b, c):
-            n[v, 0] += nx
-            n[v, 1] += ny
-            n[v, 2] += nz
+        ux, uy, uz = verts[b, 0] - verts[a, 0], verts[b, 1] - verts[a, 1], verts[b, 2] - verts[a, 2]
+        vx, vy, vz = verts[c, 0] - verts[a, 0], verts[c, 1] - verts[a, 1], verts[c, 2] - verts[a, 2]
+        nx = uy * vz - uz * vy
+        ny = uz * vx - ux * vz
+        nz = ux * vy - uy * vx
+        n[a, 0] += nx
+        n[a, 1] += ny
+        n[a, 2] += nz
+        n[b, 0] += nx
+        n[b, 1] += ny
+        n[b, 2] += nz
+        n[c, 0] += nx
+        n[c, 1] += ny
+        n[c, 2] += nz
     for v in range(n.shape[0]):
         length = np.sqrt(n[v, 0] ** 2 + n[v, 1] ** 2 + n[v, 2] ** 2)
         if length > 0:
-            n[v] /= length
+            n[v, 0] /= length
+            n[v, 1] /= length
+            n[v, 2] /= length
     return n
 
 
@@ -58,6 +65,16 @@ def lambert(normals: np.ndarray, albedo: np.ndarray, to_light: np.ndarray, ambie
     return out
 
 
+@numba.njit(cache=True, inline="always")
+def _pixel_box(xa, ya, xb, yb, xc, yc, W, H):
+    """The pixel centres a triangle's bounding box holds, clipped to the image: x0, x1, y0, y1."""
+    x0 = max(int(np.ceil(min(xa, min(xb, xc)))), 0)
+    x1 = min(int(np.floor(max(xa, max(xb, xc)))), W - 1)
+    y0 = max(int(np.ceil(min(ya, min(yb, yc)))), 0)
+    y1 = min(int(np.floor(max(ya, max(yb, yc)))), H - 1)
+    return x0, x1, y0, y1
+
+
 @numba.njit(cache=True, fastmath=True)
 def draw_mesh(img: np.ndarray, zbuf: np.ndarray, owner: np.ndarray, uvz: np.ndarray, faces: np.ndarray,
               colours: np.ndarray, mesh_id: int) -> None:
@@ -72,10 +89,7 @@ def draw_mesh(img: np.ndarray, zbuf: np.ndarray, owner: np.ndarray, uvz: np.ndar
         area = (xb - xa) * (yc - ya) - (yb - ya) * (xc - xa)
         if abs(area) < 1e-12:
             continue
-        x0 = max(int(np.ceil(min(xa, min(xb, xc)))), 0)
-        x1 = min(int(np.floor(max(xa, max(xb, xc)))), W - 1)
-        y0 = max(int(np.ceil(min(ya, min(yb, yc)))), 0)
-        y1 = min(int(np.floor(max(ya, max(yb, yc)))), H - 1)
+        x0, x1, y0, y1 = _pixel_box(xa, ya, xb, yb, xc, yc, W, H)
         if x0 > x1 or y0 > y1:
             continue
         inv = 1.0 / area
@@ -94,6 +108,29 @@ def draw_mesh(img: np.ndarray, zbuf: np.ndarray, owner: np.ndarray, uvz: np.ndar
                 owner[y, x] = mesh_id
                 for k in range(3):
                     img[y, x, k] = wa * colours[a, k] + wb * colours[b, k] + wc * colours[c, k]
+
+
+@numba.njit(cache=True, fastmath=True)
+def fill_mesh(mask: np.ndarray, uv: np.ndarray, faces: np.ndarray) -> None:
+    """Set (H, W) uint8 ``mask`` to 1 wherever a triangle of the (V, 2) pixel-space mesh covers a
+    pixel centre (no depth, no colour: a cast shadow's footprint)."""
+    H, W = mask.shape
+    for f in range(faces.shape[0]):
+        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        xa, ya, xb, yb, xc, yc = uv[a, 0], uv[a, 1], uv[b, 0], uv[b, 1], uv[c, 0], uv[c, 1]
+        area = (xb - xa) * (yc - ya) - (yb - ya) * (xc - xa)
+        if abs(area) < 1e-12:
+            continue
+        x0, x1, y0, y1 = _pixel_box(xa, ya, xb, yb, xc, yc, W, H)
+        inv = 1.0 / area
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                if mask[y, x]:
+                    continue
+                wa = ((xb - x) * (yc - y) - (yb - y) * (xc - x)) * inv
+                wb = ((xc - x) * (ya - y) - (yc - y) * (xa - x)) * inv
+                if wa >= 0.0 and wb >= 0.0 and wa + wb <= 1.0:
+                    mask[y, x] = 1
 
 
 @numba.njit(cache=True, fastmath=True)

@@ -80,6 +80,28 @@ def sample_lights(draws: Draws) -> tuple[np.ndarray, np.ndarray]:
     return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32), draws.uniform(0.25, 0.6)
 
 
+def paint_background(draws: Draws, cameras: Camera, affines: np.ndarray, width: int, height: int, palette: np.ndarray,
+                     spec: SceneSpec, photos: BackgroundPhotos | None):
+    """The scene behind the people: (B, H, W, 3) float32 images (clutter in the people's colours
+    ``palette`` (B, K, 3), a photo window when photos are given, a floor), the light (camera frame)
+    and ambient level, and which samples have a floor (B,)."""
+    # Draws are consumed in the same order whatever the options, so options never change the
+    # rest of a sample's randomness.
+    imgs = paint_clutter(draws, width, height, palette)
+    photo_u = draws.take(6)
+    floors = sample_floors(draws, spec.floor_probability)
+    to_light, ambient = sample_lights(draws)
+    if spec.plain_background is not None:
+        imgs[:] = spec.plain_background
+        return imgs, to_light, ambient, np.zeros(draws.batch, bool)
+    if photos is not None:
+        for b in np.flatnonzero(photo_u[:, 5] < spec.photo_probability):
+            imgs[b] = photos.window(photo_u[b], width, height)
+    raster.draw_floor_batch(imgs, invert_affine(affines), cameras.R, cameras.center, cameras.f, cameras.c,
+                            floors.colours, floors.tile_mm, floors.max_distance_mm, floors.enabled)
+    return imgs, to_light, ambient, np.asarray(floors.enabled, bool)
+
+
 def render(
     poses_world: np.ndarray,
     cameras: Camera,
@@ -111,21 +133,8 @@ def render(
     ends, radii, mats = body_capsules(poses_world, looks)
     caps = project_capsules(ends, radii, cameras, affines)
 
-    # Draws are consumed in the same order whatever the options, so options never change the
-    # rest of a sample's randomness.
     palette = looks.materials[:, [SKIN, SHIRT, TROUSERS, SHOES], :3].astype(np.float64)
-    imgs = paint_clutter(draws, width, height, palette)
-    photo_u = draws.take(6)
-    floors = sample_floors(draws, spec.floor_probability)
-    to_light, ambient = sample_lights(draws)
-    if spec.plain_background is not None:
-        imgs[:] = spec.plain_background
-    else:
-        if photos is not None:
-            for b in np.flatnonzero(photo_u[:, 5] < spec.photo_probability):
-                imgs[b] = photos.window(photo_u[b], width, height)
-        raster.draw_floor_batch(imgs, invert_affine(affines), cameras.R, cameras.center, cameras.f, cameras.c,
-                                floors.colours, floors.tile_mm, floors.max_distance_mm, floors.enabled)
+    imgs, to_light, ambient, _ = paint_background(draws, cameras, affines, width, height, palette, spec, photos)
     zbuf = np.full((B, height, width), np.inf, dtype=np.float32)
     part = np.full((B, height, width), -1, dtype=np.int16)
     cover = np.zeros((B, height, width), dtype=np.float32)

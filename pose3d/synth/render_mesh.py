@@ -1,0 +1,132 @@
+"""Render skinned people (``pose3d.synth.people``) into full frames or person crops, several per scene.
+
+The geometry is the capsule renderer's (``pose3d.synth.render``): the camera, with its lens
+distortion, takes world points to full-frame pixels and an affine map takes those to output pixels.
+Per sample: the scene behind (``paint_background``), the people's shadows cast on the floor by the
+key light, then every person's mesh (vertices through the camera, normals lit in the camera frame,
+z-buffered), then soft silhouettes and the photometric finish.
+
+Person 0 of each sample is the one the sample is about (its labels, its crop); the others are
+neighbours that may hide it or be cut by the image border. ``visible`` says, for person 0's 17 joints,
+whether each falls inside the output image and is not hidden behind another person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pose3d.camera import Camera
+from pose3d.crop import apply_affine
+from pose3d.synth import mesh_raster
+from pose3d.synth.draws import Draws
+from pose3d.synth.render import MIN_DEPTH_MM, _check_depth, paint_background
+from pose3d.synth.scene import BackgroundPhotos, SceneSpec, finish
+
+SHADOW_STRENGTH = 0.45  # how much of the floor's light a shadow takes away
+OCCLUSION_MARGIN_MM = 30.0  # a joint counts as hidden when another body's surface is this much nearer
+
+
+@dataclass(frozen=True)
+class MeshPeople:
+    """P people in each of B samples (absent ones flagged): world vertices (mm, Z up), per-vertex
+    albedo (RGB 0..1), and the mesh faces they share."""
+
+    vertices: np.ndarray  # (B, P, V, 3) float32
+    normals: np.ndarray  # (B, P, V, 3) float32 unit, world
+    albedo: np.ndarray  # (B, P, V, 3) float32
+    present: np.ndarray  # (B, P) bool; person 0 is always present
+    faces: np.ndarray  # (F, 3) int32
+
+
+@dataclass(frozen=True)
+class RenderedPeople:
+    images: np.ndarray  # (B, H, W, 3) uint8 RGB
+    joints_2d: np.ndarray  # (B, 17, 2) person 0, output pixels
+    joints_cam: np.ndarray  # (B, 17, 3) person 0, camera frame, mm
+    visible: np.ndarray  # (B, 17) bool
+    boxes: np.ndarray  # (B, P, 4) tight box (x0, y0, x1, y1) of each drawn person's mesh, output pixels; NaN if not drawn
+    mask: np.ndarray  # (B, H, W) float32 coverage of any person
+    owner: np.ndarray  # (B, H, W) int16: which person each pixel shows, -1 for none
+    depth: np.ndarray  # (B, H, W) float32 camera depth of the visible surface (mm), inf elsewhere
+
+
+def _floor_shadow(vertices_world: np.ndarray, to_light_world: np.ndarray) -> np.ndarray:
+    """(B, V, 3) vertices flattened onto the floor (a millimetre above z = 0) along each sample's
+    (B, 3) direction towards the light (its z must be positive where the result is used)."""
+    t = vertices_world[..., 2:3] / np.maximum(to_light_world[:, None, 2:3], 1e-3)
+    flat = vertices_world - t * to_light_world[:, None, :]
+    flat[..., 2] = 1.0
+    return flat
+
+
+def render_people(people: MeshPeople, labels_world: np.ndarray, cameras: Camera, draws: Draws, affines: np.ndarray,
+                  size: tuple[int, int], spec: SceneSpec = SceneSpec(),
+                  photos: BackgroundPhotos | None = None) -> RenderedPeople:
+    """Render B scenes. ``labels_world`` (B, 17, 3): person 0's joints (mm). ``affines`` (B, 2, 3) map
+    full-frame pixels to output pixels of ``size`` (width, height). Raises DegenerateView when person
+    0 is not in front of the camera; neighbours too close to or behind the camera are left out."""
+    width, height = size
+    B, P = people.present.shape
+    joints_cam = cameras.world_to_camera(np.asarray(labels_world, dtype=np.float64))
+    _check_depth(joints_cam, "a joint")
+    joints_2d = apply_affine(affines, cameras.project_camera(joints_cam))
+    palette = people.albedo[:, 0, :: max(1, people.albedo.shape[2] // 8)].astype(np.float64)  # (B, K, 3)
+    imgs, to_light, ambient, floor = paint_background(draws, cameras, affines, width, height, palette, spec, photos)
+    key = 1.0 - ambient
+    zbuf = np.full((B, height, width), np.inf, dtype=np.float32)
+    owner = np.full((B, height, width), -1, dtype=np.int16)
+    mask = np.zeros((B, height, width), dtype=np.float32)
+    visible = np.zeros((B, 17), dtype=bool)
+    shadow = np.zeros((B, height, width), dtype=np.uint8)  # cast shadows' footprints
+    faces = people.faces
+    # Every person's vertices through the cameras, a slot at a time for the whole batch.
+    uvz = np.zeros(people.vertices.shape, dtype=np.float32)  # (B, P, V, 3)
+    drawn = people.present.copy()
+    light_world = np.einsum("bji,bj->bi", np.asarray(cameras.R, dtype=np.float64), to_light)  # R^T l
+    casts = floor & (light_world[:, 2] >= 0.2)  # a light too low casts no shadow that reads as one
+    for p in range(P):
+        rows = np.flatnonzero(people.present[:, p])
+        if rows.size == 0:
+            continue
+        cams, A = cameras[rows], affines[rows]
+        verts = people.vertices[rows, p].astype(np.float64)
+        v_cam = cams.world_to_camera(verts)  # (n, V, 3)
+        uvz[rows, p, :, :2] = apply_affine(A, cams.project_camera(v_cam))
+        uvz[rows, p, :, 2] = v_cam[..., 2]
+        if p > 0:  # a neighbour at or behind the camera is left out
+            drawn[rows, p] &= v_cam[..., 2].min(-1) >= MIN_DEPTH_MM
+        flat = _floor_shadow(verts, light_world[rows])
+        f_cam = cams.world_to_camera(flat)
+        shadow_uv = apply_affine(A, cams.project_camera(f_cam)).astype(np.float32)
+        for i in np.flatnonzero(casts[rows] & drawn[rows, p] & (f_cam[..., 2].min(-1) >= MIN_DEPTH_MM)):
+            mesh_raster.fill_mesh(shadow[rows[i]], shadow_uv[i], faces)
+    imgs *= (1.0 - SHADOW_STRENGTH * shadow)[..., None]
+    R32 = np.asarray(cameras.R, dtype=np.float32)
+    for b in range(B):
+        for p in np.flatnonzero(drawn[b]):
+            normals = people.normals[b, p] @ R32[b].T  # world -> camera frame
+            colours = mesh_raster.lambert(normals, people.albedo[b, p], to_light[b].astype(np.float32),
+                                          float(ambient[b]), float(key[b]))
+            mesh_raster.draw_mesh(imgs[b], zbuf[b], owner[b], uvz[b, p], faces, colours, p)
+        visible[b] = _visible(joints_2d[b], joints_cam[b, :, 2], zbuf[b], owner[b])
+        mask[b] = mesh_raster.soften_silhouettes(imgs[b], owner[b])
+    images = finish(imgs, draws, augment=spec.augment and spec.plain_background is None)
+    boxes = np.concatenate([uvz[..., :2].min(axis=2), uvz[..., :2].max(axis=2)], axis=-1)  # (B, P, 4)
+    boxes[~drawn] = np.nan
+    return RenderedPeople(images, joints_2d, joints_cam, visible, boxes, mask, owner, zbuf)
+
+
+def _visible(joints_2d: np.ndarray, joint_depth: np.ndarray, zbuf: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """(17,) joints inside the image and not behind another person's surface."""
+    H, W = zbuf.shape
+    x = np.round(joints_2d[:, 0]).astype(int)
+    y = np.round(joints_2d[:, 1]).astype(int)
+    inside = (x >= 0) & (x < W) & (y >= 0) & (y < H)
+    out = inside.copy()
+    for j in np.flatnonzero(inside):
+        o = owner[y[j], x[j]]
+        if o > 0 and zbuf[y[j], x[j]] < joint_depth[j] - OCCLUSION_MARGIN_MM:
+            out[j] = False
+    return out

@@ -1,0 +1,87 @@
+"""Skinned people in the synthetic engine (SynthConfig(bodies="anny")): reproducible samples,
+labels on the bodies, left and right where they belong from every side, neighbours and visibility."""
+
+import numpy as np
+import pytest
+
+from pose3d.data.synthetic import SynthConfig, SyntheticPoses
+from pose3d.skeleton import H36M17
+from pose3d.synth.render_mesh import MeshPeople, render_people
+from pose3d.synth.scene import SceneSpec
+
+
+@pytest.fixture(scope="module")
+def people():
+    return SyntheticPoses(SynthConfig(split="test", seed=5, length=200, bodies="anny"))
+
+
+def test_a_sample_is_the_same_whatever_batch_renders_it(people):
+    a = people.render_batch([3, 7, 11])
+    b = people.render_batch([11, 3])
+    np.testing.assert_array_equal(a["image"][0], b["image"][1])
+    np.testing.assert_array_equal(a["pose_cam"][2], b["pose_cam"][0])
+    assert a["image"].shape == (3, 3, 112, 112) and a["visible"].shape == (3, 17) and a["box"].shape == (3, 4)
+    labels = people.label_batch([3, 7, 11])
+    np.testing.assert_allclose(labels["pose_cam"], a["pose_cam"])
+    np.testing.assert_allclose(labels["joints_2d"], a["joints_2d"], atol=1e-3)
+
+
+def test_scenes_hold_one_to_four_people_and_the_box_holds_person_0(people):
+    s = people.render_batch(range(60))
+    n = np.isfinite(s["people_boxes"][..., 0]).sum(1)
+    assert n.min() >= 1 and n.max() <= 4 and (n > 1).mean() > 0.3
+    box = s["box"]
+    inside = ((s["joints_2d"][..., 0] >= box[:, None, 0] - 1) & (s["joints_2d"][..., 0] <= box[:, None, 2] + 1)
+              & (s["joints_2d"][..., 1] >= box[:, None, 1] - 1) & (s["joints_2d"][..., 1] <= box[:, None, 3] + 1))
+    assert inside.mean() > 0.99  # the labels lie within the body's own extent
+
+
+def _plain(ds, indices, two_tone: bool):
+    """Person 0 alone on a plain background, full frames of one camera size, optionally with the
+    body's left half red and right half blue. Returns the render and the samples' people."""
+    draws, poses, k, cameras, looks, affines = ds._sample(indices)
+    present = np.zeros_like(looks.present)
+    present[:, 0] = True
+    albedo = looks.albedo.copy()
+    if two_tone:
+        rest_x = ds._body.template_mm[:, 0]
+        albedo[:, 0] = np.where((rest_x > 0)[:, None], [0.9, 0.1, 0.1], [0.1, 0.1, 0.9])
+    mesh = MeshPeople(looks.vertices, looks.normals, albedo, present, looks.faces)
+    size = tuple(int(v) for v in np.broadcast_to(np.asarray(cameras.size), (len(indices), 2))[0])
+    full = np.broadcast_to(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (len(indices), 2, 3)).copy()
+    spec = SceneSpec(plain_background=(0.5, 0.5, 0.5), augment=False)
+    return render_people(mesh, poses, cameras, draws, full, size, spec)
+
+
+def test_labels_project_onto_their_own_body_and_on_the_right_side_from_every_view():
+    ds = SyntheticPoses(SynthConfig(split="test", seed=9, length=400, bodies="anny"))
+    on_body, side_ok, checked = [], 0, 0
+    limbs = [j for j, n in enumerate(H36M17.names) if n[0] in "LR" and not n.endswith("Hip")]
+    for i in range(0, 60, 3):  # one sample at a time: full frames of differently sized cameras
+        out = _plain(ds, [i], two_tone=True)
+        uv = np.round(out.joints_2d[0]).astype(int)
+        H, W = out.owner.shape[1:]
+        for j in range(17):
+            x, y = uv[j]
+            if not (0 <= x < W and 0 <= y < H):
+                continue
+            on_body.append(out.owner[0, y, x] == 0)
+            # A limb joint whose nearest surface is its own limb (not hidden behind the body).
+            if j in limbs and out.depth[0, y, x] > out.joints_cam[0, j, 2] - 80.0:
+                red, blue = out.images[0, y, x, 0], out.images[0, y, x, 2]
+                want_left = H36M17.names[j][0] == "L"
+                side_ok += (red > blue) == want_left
+                checked += 1
+    assert np.mean(on_body) > 0.97
+    assert checked > 100 and side_ok / checked > 0.95
+
+
+def test_a_neighbour_in_front_hides_joints_and_visibility_says_so(people):
+    s = people.render_batch(range(120))
+    several = np.isfinite(s["people_boxes"][:, 1:, 0]).any(1)
+    assert (~s["visible"][several]).any()  # somewhere a neighbour hides or the border cuts a joint
+    alone = ~several
+    # Alone in the scene, a joint is invisible exactly where it leaves the image.
+    uv = np.round(s["joints_2d"][alone])
+    inside = (uv >= 0).all(-1) & (uv <= 111).all(-1)
+    np.testing.assert_array_equal(s["visible"][alone], inside)

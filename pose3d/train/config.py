@@ -41,6 +41,7 @@ class TrainConfig:
     bf16: bool | None = None  # None: bf16 autocast only on CPUs with bf16 matrix units (measured)
     channels_last: bool = True  # 1.6x faster training of the CNN on this machine's CPU (measured)
     workers: int = 0  # DataLoader workers rendering the synthetic crops (0: in the training process)
+    bodies: str = "capsules"  # synthetic people: "capsules" (mannequins) or "anny" (skinned, clothed, 1-4 per scene)
     prior: PriorConfig = field(default_factory=PriorConfig)
     cnn: CNNConfig = field(default_factory=CNNConfig)
     prior_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=20000, batch_size=256, lr=1e-3, val_every=2000, checkpoint_every=2000))
@@ -49,6 +50,12 @@ class TrainConfig:
     direct_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=4500, batch_size=64, lr=5e-4))
     # The person head on the frozen fine-tuned (or direct) network: person vs background crops.
     person_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=300, batch_size=64, lr=1e-3, val_every=100))
+
+    def __post_init__(self) -> None:
+        from pose3d.data.synthetic import BODIES
+
+        if self.bodies not in BODIES:
+            raise ValueError(f"setting bodies takes one of {', '.join(BODIES)}, got {self.bodies!r}")
 
     def stage(self, name: str) -> StageConfig:
         if name not in STAGES:

@@ -91,7 +91,7 @@ class Context:
     def train_data(self) -> SyntheticPoses:
         if self._train_data is None:
             self._train_data = SyntheticPoses(SynthConfig(split="train", seed=self.config.seed, crop=replace(
-                SynthConfig().crop, input_size=self.config.cnn.input_size)), bank=self.bank)
+                SynthConfig().crop, input_size=self.config.cnn.input_size), bodies=self.config.bodies), bank=self.bank)
         return self._train_data
 
     def val_samples(self) -> dict[str, np.ndarray]:
@@ -107,7 +107,8 @@ class Context:
     def val_dataset(self) -> SyntheticPoses:
         """The synthetic validation split (its first ``val_samples`` crops are the fixed validation set)."""
         return SyntheticPoses(SynthConfig(split="val", seed=self.config.seed, length=self.config.val_samples,
-                                          crop=replace(SynthConfig().crop, input_size=self.config.cnn.input_size)),
+                                          crop=replace(SynthConfig().crop, input_size=self.config.cnn.input_size),
+                                          bodies=self.config.bodies),
                               bank=self.bank)
 
     def images(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, torch.Tensor]:

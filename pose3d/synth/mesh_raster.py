@@ -20,6 +20,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+SHADOW_STRENGTH = 0.45  # how much of the floor's light a cast shadow takes away
+
 
 @numba.njit(cache=True, fastmath=True)
 def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -173,3 +175,31 @@ def soften_silhouettes(img: np.ndarray, owner: np.ndarray) -> np.ndarray:
             img[y, x, 1] = share * src[y, x, 1] + (1.0 - share) * acc1 / k
             img[y, x, 2] = share * src[y, x, 2] + (1.0 - share) * acc2 / k
     return cover
+
+
+@numba.njit(cache=True, parallel=True)
+def draw_people_batch(imgs: np.ndarray, zbuf: np.ndarray, owner: np.ndarray, cover: np.ndarray, shadow: np.ndarray,
+                      uvz: np.ndarray, shadow_uv: np.ndarray, normals_cam: np.ndarray, albedo: np.ndarray,
+                      drawn: np.ndarray, casts: np.ndarray, faces: np.ndarray, to_light: np.ndarray,
+                      ambient: np.ndarray, key: np.ndarray) -> None:
+    """A batch of scenes, samples in parallel: each sample's cast shadows darken its floor, then its
+    people (``drawn`` (B, P)) are lit (``lambert``) and drawn (``draw_mesh``, person p as owner p),
+    then the silhouettes are softened (``cover`` gets the soft mask). Shapes: imgs (B, H, W, 3)
+    float32; zbuf, cover (B, H, W) float32; owner (B, H, W) int16; shadow (B, H, W) uint8;
+    uvz, normals_cam, albedo (B, P, V, 3) float32; shadow_uv (B, P, V, 2) float32; casts (B, P) bool."""
+    B, P = drawn.shape
+    H, W = zbuf.shape[1], zbuf.shape[2]
+    for b in numba.prange(B):
+        for p in range(P):
+            if casts[b, p]:
+                fill_mesh(shadow[b], shadow_uv[b, p], faces)
+        for y in range(H):
+            for x in range(W):
+                if shadow[b, y, x]:
+                    for k in range(3):
+                        imgs[b, y, x, k] *= 1.0 - SHADOW_STRENGTH
+        for p in range(P):
+            if drawn[b, p]:
+                colours = lambert(normals_cam[b, p], albedo[b, p], to_light[b], ambient[b], key[b])
+                draw_mesh(imgs[b], zbuf[b], owner[b], uvz[b, p], faces, colours, p)
+        cover[b] = soften_silhouettes(imgs[b], owner[b])

@@ -24,7 +24,6 @@ from pose3d.synth.draws import Draws
 from pose3d.synth.render import MIN_DEPTH_MM, _check_depth, paint_background
 from pose3d.synth.scene import BackgroundPhotos, SceneSpec, finish
 
-SHADOW_STRENGTH = 0.45  # how much of the floor's light a shadow takes away
 OCCLUSION_MARGIN_MM = 30.0  # a joint counts as hidden when another body's surface is this much nearer
 
 
@@ -79,13 +78,14 @@ def render_people(people: MeshPeople, labels_world: np.ndarray, cameras: Camera,
     owner = np.full((B, height, width), -1, dtype=np.int16)
     mask = np.zeros((B, height, width), dtype=np.float32)
     visible = np.zeros((B, 17), dtype=bool)
-    shadow = np.zeros((B, height, width), dtype=np.uint8)  # cast shadows' footprints
     faces = people.faces
     # Every person's vertices through the cameras, a slot at a time for the whole batch.
     uvz = np.zeros(people.vertices.shape, dtype=np.float32)  # (B, P, V, 3)
+    shadow_uv = np.zeros(people.vertices.shape[:-1] + (2,), dtype=np.float32)
     drawn = people.present.copy()
+    casts = np.zeros_like(drawn)
     light_world = np.einsum("bji,bj->bi", np.asarray(cameras.R, dtype=np.float64), to_light)  # R^T l
-    casts = floor & (light_world[:, 2] >= 0.2)  # a light too low casts no shadow that reads as one
+    lit_floor = floor & (light_world[:, 2] >= 0.2)  # a light too low casts no shadow that reads as one
     for p in range(P):
         rows = np.flatnonzero(people.present[:, p])
         if rows.size == 0:
@@ -97,21 +97,16 @@ def render_people(people: MeshPeople, labels_world: np.ndarray, cameras: Camera,
         uvz[rows, p, :, 2] = v_cam[..., 2]
         if p > 0:  # a neighbour at or behind the camera is left out
             drawn[rows, p] &= v_cam[..., 2].min(-1) >= MIN_DEPTH_MM
-        flat = _floor_shadow(verts, light_world[rows])
-        f_cam = cams.world_to_camera(flat)
-        shadow_uv = apply_affine(A, cams.project_camera(f_cam)).astype(np.float32)
-        for i in np.flatnonzero(casts[rows] & drawn[rows, p] & (f_cam[..., 2].min(-1) >= MIN_DEPTH_MM)):
-            mesh_raster.fill_mesh(shadow[rows[i]], shadow_uv[i], faces)
-    imgs *= (1.0 - SHADOW_STRENGTH * shadow)[..., None]
-    R32 = np.asarray(cameras.R, dtype=np.float32)
+        f_cam = cams.world_to_camera(_floor_shadow(verts, light_world[rows]))
+        shadow_uv[rows, p] = apply_affine(A, cams.project_camera(f_cam))
+        casts[rows, p] = lit_floor[rows] & drawn[rows, p] & (f_cam[..., 2].min(-1) >= MIN_DEPTH_MM)
+    normals_cam = np.einsum("bpvj,bij->bpvi", people.normals, np.asarray(cameras.R, dtype=np.float32))
+    shadow = np.zeros((B, height, width), dtype=np.uint8)
+    mesh_raster.draw_people_batch(imgs, zbuf, owner, mask, shadow, uvz, shadow_uv, normals_cam.astype(np.float32),
+                                  people.albedo, drawn, casts, faces, to_light.astype(np.float32),
+                                  ambient.astype(np.float32), key.astype(np.float32))
     for b in range(B):
-        for p in np.flatnonzero(drawn[b]):
-            normals = people.normals[b, p] @ R32[b].T  # world -> camera frame
-            colours = mesh_raster.lambert(normals, people.albedo[b, p], to_light[b].astype(np.float32),
-                                          float(ambient[b]), float(key[b]))
-            mesh_raster.draw_mesh(imgs[b], zbuf[b], owner[b], uvz[b, p], faces, colours, p)
         visible[b] = _visible(joints_2d[b], joints_cam[b, :, 2], zbuf[b], owner[b])
-        mask[b] = mesh_raster.soften_silhouettes(imgs[b], owner[b])
     images = finish(imgs, draws, augment=spec.augment and spec.plain_background is None)
     boxes = np.concatenate([uvz[..., :2].min(axis=2), uvz[..., :2].max(axis=2)], axis=-1)  # (B, P, 4)
     boxes[~drawn] = np.nan

@@ -3,6 +3,7 @@
     python benchmarks/bench_synth.py [--quick]
 
 Every figure is set against references measured in the same run, on the same machine:
+- the capsule mannequins (the first renderer) beside the skinned people (``bodies="anny"``);
 - the real-data crop: cutting a 128 x 128 crop out of a decoded 1000 x 1000 frame (cv2.warpAffine),
   what the Human3.6M path costs per sample;
 - one training step of the paper's CNN per image, estimated as 3 x 0.63 GFLOP (forward + backward)
@@ -29,9 +30,9 @@ from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 CNN_GFLOP_PER_IMAGE = 0.63  # the paper's CNN, forward pass (measured for this project)
 
 
-def render_seconds(crop: CropSpec, batch: int, repeats: int) -> float:
+def render_seconds(crop: CropSpec, batch: int, repeats: int, bodies: str = "capsules") -> float:
     """Seconds per rendered training crop, rendering batches of ``batch`` in this process."""
-    ds = SyntheticPoses(SynthConfig(split="train", seed=0, crop=crop))
+    ds = SyntheticPoses(SynthConfig(split="train", seed=0, crop=crop, bodies=bodies))
     ds.render_batch(range(batch))  # compile the kernels, load the bank
     start = [batch]
 
@@ -50,6 +51,8 @@ def main() -> None:
     repeats = 3 if args.quick else 8
     synth128_s = render_seconds(CropSpec(size=128, input_size=128), args.batch, repeats)
     synth_s = render_seconds(CropSpec(), args.batch, repeats)
+    anny128_s = render_seconds(CropSpec(size=128, input_size=128), args.batch, repeats, bodies="anny")
+    anny_s = render_seconds(CropSpec(), args.batch, repeats, bodies="anny")
 
     frame = np.random.default_rng(0).integers(0, 256, size=(1000, 1000, 3), dtype=np.uint8)
     A = np.array([[0.3, 0.0, -100.0], [0.0, 0.3, -80.0]])
@@ -61,6 +64,8 @@ def main() -> None:
     rows = [
         ("synthetic crop (render, 128 x 128, batch %d)" % args.batch, synth128_s),
         ("synthetic crop (render, 112 x 112 network input, batch %d)" % args.batch, synth_s),
+        ("skinned Anny people, 1-4 per scene (render, 128 x 128, batch %d)" % args.batch, anny128_s),
+        ("skinned Anny people, 1-4 per scene (render, 112 x 112, batch %d)" % args.batch, anny_s),
         ("real-data crop (warpAffine 1000^2 -> 128^2)", real_s),
         ("CNN training step per image (3 x 0.63 GFLOP at %.0f GFLOP/s)" % gflops, step_s),
     ]
@@ -76,6 +81,9 @@ def main() -> None:
         "batch": args.batch,
         "synthetic_crops_128_per_s": 1.0 / synth128_s,
         "synthetic_crops_112_per_s": 1.0 / synth_s,
+        "anny_crops_128_per_s": 1.0 / anny128_s,
+        "anny_crops_112_per_s": 1.0 / anny_s,
+        "anny_over_capsules_128": anny128_s / synth128_s,
         "real_crops_per_s": 1.0 / real_s,
         "fp32_matmul_gflops": gflops,
         "render_over_real_crop": synth_s / real_s,
@@ -90,9 +98,10 @@ def main() -> None:
     lines += [f"| {name} | {1000 * s:.3f} | {1 / s:,.0f} |" for name, s in rows]
     lines += [
         "",
-        f"Rendering a 128 x 128 crop: {1 / synth128_s:,.0f} crops/s (target: at least 1,000). Rendering the 112 x 112 "
+        f"Rendering a 128 x 128 crop: {1 / synth128_s:,.0f} crops/s with capsules, {1 / anny128_s:,.0f} with skinned "
+        f"people ({anny128_s / synth128_s:.1f}x the capsules' time; target: at least 500). Rendering the 112 x 112 "
         f"network input costs {synth_s / real_s:.1f}x a real-data crop and {synth_s / step_s:.2f}x a CNN training step "
-        "per image (target: under 0.1).",
+        f"per image with capsules, {anny_s / step_s:.2f}x with skinned people (target: under 0.1).",
     ]
     table = "\n".join(lines)
     print(table)

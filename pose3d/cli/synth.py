@@ -46,11 +46,17 @@ def main() -> None:
 @click.option("--start", type=click.IntRange(0), default=0, show_default=True, help="First sample index.")
 @click.option("--full-frame", is_flag=True, help="Whole camera frames instead of person crops.")
 @click.option("--sheet", is_flag=True, help="Also write sheet.png: the samples with their 2D joints.")
-def samples(output: Path, count: int, split: str, seed: int, start: int, full_frame: bool, sheet: bool) -> None:
+@click.option("--bodies", type=click.Choice(["capsules", "anny"]), default="capsules", show_default=True,
+              help="Capsule mannequins, or skinned Anny people in clothes (1-4 per scene).")
+@click.option("--backgrounds", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A folder of background photos (e.g. OUT_DIR/backgrounds of gather-photos).")
+def samples(output: Path, count: int, split: str, seed: int, start: int, full_frame: bool, sheet: bool, bodies: str,
+            backgrounds: Path | None) -> None:
     from pose3d.data.synthetic import SynthConfig, SyntheticPoses
     from pose3d.viz.overlay import draw_skeleton_2d, image_grid
 
-    ds = SyntheticPoses(SynthConfig(split=split, seed=seed))
+    ds = SyntheticPoses(SynthConfig(split=split, seed=seed, bodies=bodies,
+                                    background_dir=None if backgrounds is None else str(backgrounds)))
     (output / "images").mkdir(parents=True, exist_ok=True)
     indices = list(range(start, start + count))
     if full_frame:
@@ -81,6 +87,8 @@ def samples(output: Path, count: int, split: str, seed: int, start: int, full_fr
             "pose_cam_mm": arrays["pose_cam"][n].round(2).tolist(),
             "joints_2d_px": arrays["joints_2d"][n].round(2).tolist(),
             "camera": {k: arrays[k][n].tolist() for k in ("R", "t", "f", "c", "k", "p")},
+            **({"visible": arrays["visible"][n].tolist(), "box_xyxy_px": arrays["box"][n].round(2).tolist()}
+               if "visible" in arrays else {}),
         })
     (output / "labels.json").write_text(json.dumps({"split": split, "seed": seed, "units": "mm, pixels", "samples": records}))
     if sheet:

@@ -85,3 +85,28 @@ def test_a_neighbour_in_front_hides_joints_and_visibility_says_so(people):
     uv = np.round(s["joints_2d"][alone])
     inside = (uv >= 0).all(-1) & (uv <= 111).all(-1)
     np.testing.assert_array_equal(s["visible"][alone], inside)
+
+
+def test_rooms_enclose_the_camera_and_the_people(tmp_path):
+    import cv2
+
+    from pose3d.synth.scene import TexturePhotos
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"t{i}.png"), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    textures = TexturePhotos(tmp_path)
+    assert textures.images.shape == (3, 256, 256, 3) and len(textures.unreadable) == 1
+    ds = SyntheticPoses(SynthConfig(split="test", seed=2, length=50, bodies="anny", room_probability=1.0,
+                                    texture_dir=str(tmp_path)))
+    _, poses, _, cameras, people, _ = ds._sample(range(20))
+    r = people.rooms
+    assert r.enabled.all() and ((r.texture_index >= -1) & (r.texture_index < 3)).all()
+    centre = np.asarray(cameras.center)
+    for xy in (centre[:, :2], poses[:, 0, :2]):
+        assert ((xy[:, 0] > r.bounds[:, 0]) & (xy[:, 0] < r.bounds[:, 1])
+                & (xy[:, 1] > r.bounds[:, 2]) & (xy[:, 1] < r.bounds[:, 3])).all()
+    assert (centre[:, 2] < r.height).all()
+    with pytest.raises(FileNotFoundError, match="texture folder"):
+        TexturePhotos(tmp_path / "absent")

@@ -23,7 +23,7 @@ also has ``visible`` (17,) bool (inside the image and not behind another person)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -38,7 +38,7 @@ from pose3d.body.anny import pose_bodies
 from pose3d.synth.people import add_hair_volume, rest_leg_length_mm, sample_mesh_looks, shapes_of
 from pose3d.synth.render import Rendered, render
 from pose3d.synth.render_mesh import MeshPeople, RenderedPeople, render_people
-from pose3d.synth.scene import BackgroundPhotos, SceneSpec
+from pose3d.synth.scene import BackgroundPhotos, SceneSpec, TexturePhotos, sample_rooms
 from pose3d.camera import Camera
 from pose3d.skeleton import H36M17, bone_lengths, to_root_relative
 
@@ -64,6 +64,8 @@ class SynthConfig:
     # (pose3d.synth.people), labels read off the posed body.
     bodies: str = "capsules"
     people_probability: tuple[float, ...] = (0.45, 0.3, 0.15, 0.1)  # 1, 2, 3, 4 people (anny)
+    room_probability: float = 0.4  # anny: a room (floor, walls, ceiling) instead of the scene's background
+    texture_dir: str | None = None  # anny: texture photos for the rooms' surfaces (gather-photos .../textures)
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
@@ -82,6 +84,7 @@ class SyntheticPoses:
         self._bank_rows: np.ndarray | None = None
         self._photos: BackgroundPhotos | None = None
         self._body = None  # the baked Anny body, loaded on first use (bodies="anny")
+        self._textures: TexturePhotos | None = None
         self.length = config.length if config.length is not None else DEFAULT_LENGTH[config.split]
         self.jitter = config.split == "train" if config.jitter is None else config.jitter
         # One stream of draws per (seed, split): the splits never share samples' randomness.
@@ -101,6 +104,8 @@ class SyntheticPoses:
                 raise ValueError(f"the pose bank has no poses in split {self.config.split!r}")
             if self.config.background_dir is not None:
                 self._photos = BackgroundPhotos(self.config.background_dir)
+            if self.config.texture_dir is not None:
+                self._textures = TexturePhotos(self.config.texture_dir)
         return self._split_bank
 
     def __getstate__(self) -> dict[str, Any]:
@@ -108,6 +113,7 @@ class SyntheticPoses:
         state["_split_bank"] = None  # each worker selects its own copy
         state["_photos"] = None
         state["_body"] = None
+        state["_textures"] = None
         return state
 
     def __len__(self) -> int:
@@ -200,10 +206,16 @@ class SyntheticPoses:
         if self.config.bodies == "anny":
             # The people take their own stream of draws, so the scene's (and the capsule renders')
             # draws are what they always were.
-            poses, k, people = self._place_people(Draws.for_samples(PEOPLE_STREAM + self.stream_seed, indices), bank)
+            people_draws = Draws.for_samples(PEOPLE_STREAM + self.stream_seed, indices)
+            poses, k, people = self._place_people(people_draws, bank)
             cameras = self._cameras(draws, poses)
             affines = self._crop_affines(draws, cameras.project(poses))
-            return draws, poses, k, cameras, people, affines
+            centres = people.vertices.mean(axis=2)[..., :2]  # (B, P, 2)
+            xy = np.where(people.present[..., None], centres, centres[:, :1])
+            textures = None if self._textures is None else self._textures.images
+            rooms = sample_rooms(people_draws, xy, np.asarray(cameras.center), self.config.room_probability,
+                                 0 if textures is None else len(textures))
+            return draws, poses, k, cameras, replace(people, rooms=rooms, textures=textures), affines
         poses, k = self._place_poses(draws, bank)
         cameras = self._cameras(draws, poses)
         looks = sample_appearances(draws)

@@ -296,3 +296,70 @@ def finish_images(imgs, out, contrast, brightness, saturation, gains, noise, see
                         u -= np.floor(u)
                         v += (u - 0.5) * sd
                     out[b, y, x, ch] = np.uint8(min(max(v + 0.5, 0.0), 255.0))
+
+
+@numba.njit(cache=True, fastmath=True, inline="always")
+def _texel(texture, u, v, scale_mm):
+    """The texture's colour at world coordinates (u, v) mm, tiled every ``scale_mm`` across its width."""
+    th, tw = texture.shape[0], texture.shape[1]
+    i = int(np.floor(v / scale_mm * tw)) % th
+    j = int(np.floor(u / scale_mm * tw)) % tw
+    return texture[i, j, 0], texture[i, j, 1], texture[i, j, 2]
+
+
+@numba.njit(cache=True, fastmath=True)
+def draw_room(img, inv_affine, R, centre, f, c, bounds, height, colours, textures, texture_index, scale_mm):
+    """A room seen through the (undistorted) camera, which stands inside it: floor (z = 0), ceiling
+    (z = ``height``) and four walls at x = bounds[0], bounds[1] and y = bounds[2], bounds[3] (mm).
+    Surface k (0 floor, 1 ceiling, 2-5 walls) has colour colours[k] (3,) multiplied by its texture
+    textures[texture_index[k]] (T, S, S, 3 in 0..1; index -1: plain), tiled every scale_mm[k]; walls
+    darken towards the floor and get a darker skirting band, so depth and corners read."""
+    H, W = img.shape[0], img.shape[1]
+    for y in range(H):
+        for x in range(W):
+            u = inv_affine[0, 0] * x + inv_affine[0, 1] * y + inv_affine[0, 2]
+            v = inv_affine[1, 0] * x + inv_affine[1, 1] * y + inv_affine[1, 2]
+            rx, ry = (u - c[0]) / f[0], (v - c[1]) / f[1]
+            wx = R[0, 0] * rx + R[1, 0] * ry + R[2, 0]
+            wy = R[0, 1] * rx + R[1, 1] * ry + R[2, 1]
+            wz = R[0, 2] * rx + R[1, 2] * ry + R[2, 2]
+            best, surface = 1e30, -1
+            if wz < -1e-9:
+                best, surface = -centre[2] / wz, 0
+            elif wz > 1e-9:
+                best, surface = (height - centre[2]) / wz, 1
+            for k in range(4):
+                d = wx if k < 2 else wy
+                if abs(d) < 1e-9:
+                    continue
+                s = (bounds[k] - (centre[0] if k < 2 else centre[1])) / d
+                if 0 < s < best:
+                    best, surface = s, 2 + k
+            if surface < 0:
+                continue
+            px, py, pz = centre[0] + best * wx, centre[1] + best * wy, centre[2] + best * wz
+            if surface <= 1:
+                tu, tv, shade = px, py, 1.0
+            elif surface <= 3:
+                tu, tv, shade = py, pz, 0.75 + 0.25 * min(pz / height, 1.0)
+            else:
+                tu, tv, shade = px, pz, 0.75 + 0.25 * min(pz / height, 1.0)
+            if surface >= 2 and pz < 100.0:
+                shade *= 0.6  # skirting board
+            t = texture_index[surface]
+            r, g, b = 1.0, 1.0, 1.0
+            if t >= 0:
+                r, g, b = _texel(textures[t], tu, tv, scale_mm[surface])
+            img[y, x, 0] = colours[surface, 0] * r * shade
+            img[y, x, 1] = colours[surface, 1] * g * shade
+            img[y, x, 2] = colours[surface, 2] * b * shade
+
+
+@numba.njit(cache=True, parallel=True)
+def draw_room_batch(imgs, inv_affine, R, centre, f, c, bounds, height, colours, textures, texture_index, scale_mm,
+                    enabled):
+    """``draw_room`` over a batch where ``enabled``, samples in parallel."""
+    for b in numba.prange(imgs.shape[0]):
+        if enabled[b]:
+            draw_room(imgs[b], inv_affine[b], R[b], centre[b], f[b], c[b], bounds[b], height[b], colours[b],
+                      textures, texture_index[b], scale_mm[b])

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from pose3d.camera import Camera
-from pose3d.crop import apply_affine
-from pose3d.synth import mesh_raster
+from pose3d.crop import apply_affine, invert_affine
+from pose3d.synth import mesh_raster, raster
 from pose3d.synth.draws import Draws
 from pose3d.synth.render import MIN_DEPTH_MM, _check_depth, paint_background
-from pose3d.synth.scene import BackgroundPhotos, SceneSpec, finish
+from pose3d.synth.scene import BackgroundPhotos, Rooms, SceneSpec, finish
 
 OCCLUSION_MARGIN_MM = 30.0  # a joint counts as hidden when another body's surface is this much nearer
 
@@ -37,6 +37,8 @@ class MeshPeople:
     albedo: np.ndarray  # (B, P, V, 3) float32
     present: np.ndarray  # (B, P) bool; person 0 is always present
     faces: np.ndarray  # (F, 3) int32
+    rooms: Rooms | None = None  # the room around them, where enabled (replaces the scene's background)
+    textures: np.ndarray | None = None  # (T, S, S, 3) the rooms' texture photos
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,12 @@ def render_people(people: MeshPeople, labels_world: np.ndarray, cameras: Camera,
     palette = people.albedo[:, 0, :: max(1, people.albedo.shape[2] // 8)].astype(np.float64)  # (B, K, 3)
     imgs, to_light, ambient, floor = paint_background(draws, cameras, affines, width, height, palette, spec, photos)
     key = 1.0 - ambient
+    if people.rooms is not None and people.rooms.enabled.any():
+        r = people.rooms
+        textures = people.textures if people.textures is not None else np.zeros((1, 1, 1, 3), np.float32)
+        raster.draw_room_batch(imgs, invert_affine(affines), cameras.R, cameras.center, cameras.f, cameras.c,
+                               r.bounds, r.height, r.colours, textures, r.texture_index, r.scale_mm, r.enabled)
+        floor = floor | r.enabled  # people in a room cast shadows on its floor
     zbuf = np.full((B, height, width), np.inf, dtype=np.float32)
     owner = np.full((B, height, width), -1, dtype=np.int16)
     mask = np.zeros((B, height, width), dtype=np.float32)

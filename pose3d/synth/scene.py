@@ -146,3 +146,65 @@ def finish(imgs: np.ndarray, draws: Draws, augment: bool) -> np.ndarray:
         ok, buf = cv2.imencode(".jpg", out[b], [cv2.IMWRITE_JPEG_QUALITY, int(jpeg[b])])
         out[b] = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)  # channel order is irrelevant to the codec's artefacts
     return out
+
+
+@dataclass(frozen=True)
+class Rooms:
+    """A room around each sample's camera and people (``raster.draw_room``): surfaces 0 floor,
+    1 ceiling, 2-5 walls."""
+
+    bounds: np.ndarray  # (B, 4) x_min, x_max, y_min, y_max of the walls, mm
+    height: np.ndarray  # (B,) ceiling height, mm
+    colours: np.ndarray  # (B, 6, 3) tint of each surface (its colour when plain)
+    texture_index: np.ndarray  # (B, 6) int64 texture of each surface, -1 plain
+    scale_mm: np.ndarray  # (B, 6) a texture's tile size
+    enabled: np.ndarray  # (B,) bool
+
+
+def sample_rooms(draws: Draws, people_xy: np.ndarray, camera_centres: np.ndarray, probability: float,
+                 n_textures: int) -> Rooms:
+    """Rooms that hold both the people ((B, N, 2) floor positions, mm) and the camera ((B, 3)):
+    each wall 0.8-3 m beyond the farthest of them, ceiling 2.5-3.5 m (and above the camera); walls in
+    light muted colours, floors darker; textured from ``n_textures`` photos (when there are any)
+    two times in three."""
+    B = draws.batch
+    lo = np.minimum(people_xy.min(axis=1), camera_centres[:, :2])
+    hi = np.maximum(people_xy.max(axis=1), camera_centres[:, :2])
+    gap = draws.uniform(800.0, 3000.0, n=4)
+    bounds = np.stack([lo[:, 0] - gap[:, 0], hi[:, 0] + gap[:, 1], lo[:, 1] - gap[:, 2], hi[:, 1] + gap[:, 3]], -1)
+    height = np.maximum(draws.uniform(2500.0, 3500.0), camera_centres[:, 2] + 300.0)
+    wall = hsv_colours(draws.uniform(), 0.35 * draws.uniform() ** 2, draws.uniform(0.55, 0.95))
+    accent = hsv_colours(draws.uniform(), 0.5 * draws.uniform(), draws.uniform(0.3, 0.9))
+    floor = hsv_colours(draws.uniform(), 0.5 * draws.uniform() ** 2, draws.uniform(0.2, 0.7))
+    ceiling = np.clip(wall * 1.1 + 0.1, 0.0, 1.0)
+    accent_wall = draws.integers(4)
+    walls = np.repeat(wall[:, None], 4, axis=1)
+    walls[np.arange(B), accent_wall] = np.where(draws.bernoulli(0.4)[:, None], accent, wall)
+    colours = np.concatenate([floor[:, None], ceiling[:, None], walls], axis=1)
+    textured = (draws.uniform(n=6) < 2.0 / 3.0) & (n_textures > 0)
+    index = np.minimum((draws.uniform(n=6) * max(n_textures, 1)).astype(np.int64), max(n_textures, 1) - 1)
+    texture_index = np.where(textured, index, -1)
+    # A textured surface takes the photo's own colours, tinted a little.
+    colours = np.where(textured[..., None], draws.uniform(0.75, 1.15)[:, None, None] * np.ones(3), colours)
+    return Rooms(bounds, height, colours.astype(np.float32), texture_index, draws.uniform(400.0, 1500.0, n=6),
+                 draws.bernoulli(probability))
+
+
+class TexturePhotos:
+    """Texture photos from a folder (searched recursively), as one (T, S, S, 3) float32 array in 0..1."""
+
+    def __init__(self, folder: str | Path, side: int = 256, max_images: int = 200) -> None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"texture folder not found: {folder}")
+        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:max_images]
+        images, self.unreadable = [], []
+        for path in paths:
+            img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if img is None or min(img.shape[:2]) < 16:
+                self.unreadable.append(str(path))
+                continue
+            images.append(cv2.cvtColor(cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
+        if not images:
+            raise ValueError(f"no readable images in texture folder {folder}")
+        self.images = np.stack(images).astype(np.float32) / 255.0

@@ -125,6 +125,17 @@ def draw_capsules(
                     part[y, x] = i
 
 
+@numba.njit(cache=True, fastmath=True, inline="always")
+def _pixel_ray(inv_affine, R, f, c, x, y):
+    """The world direction (not normalised) of the ray through output pixel (x, y): back through the
+    output affine to frame pixels, through the undistorted pinhole, then R^T (rx, ry, 1)."""
+    u = inv_affine[0, 0] * x + inv_affine[0, 1] * y + inv_affine[0, 2]
+    v = inv_affine[1, 0] * x + inv_affine[1, 1] * y + inv_affine[1, 2]
+    rx, ry = (u - c[0]) / f[0], (v - c[1]) / f[1]
+    return (R[0, 0] * rx + R[1, 0] * ry + R[2, 0], R[0, 1] * rx + R[1, 1] * ry + R[2, 1],
+            R[0, 2] * rx + R[1, 2] * ry + R[2, 2])
+
+
 @numba.njit(cache=True, fastmath=True)
 def draw_floor(
     img: np.ndarray,  # (H, W, 3) float32, drawn over
@@ -142,13 +153,7 @@ def draw_floor(
     H, W = img.shape[0], img.shape[1]
     for y in range(H):
         for x in range(W):
-            u = inv_affine[0, 0] * x + inv_affine[0, 1] * y + inv_affine[0, 2]
-            v = inv_affine[1, 0] * x + inv_affine[1, 1] * y + inv_affine[1, 2]
-            rx, ry = (u - c[0]) / f[0], (v - c[1]) / f[1]
-            # Ray direction in the world: R^T (rx, ry, 1).
-            wx = R[0, 0] * rx + R[1, 0] * ry + R[2, 0]
-            wy = R[0, 1] * rx + R[1, 1] * ry + R[2, 1]
-            wz = R[0, 2] * rx + R[1, 2] * ry + R[2, 2]
+            wx, wy, wz = _pixel_ray(inv_affine, R, f, c, x, y)
             if wz >= -1e-6:
                 continue
             s = -centre[2] / wz
@@ -317,12 +322,7 @@ def draw_room(img, inv_affine, R, centre, f, c, bounds, height, colours, texture
     H, W = img.shape[0], img.shape[1]
     for y in range(H):
         for x in range(W):
-            u = inv_affine[0, 0] * x + inv_affine[0, 1] * y + inv_affine[0, 2]
-            v = inv_affine[1, 0] * x + inv_affine[1, 1] * y + inv_affine[1, 2]
-            rx, ry = (u - c[0]) / f[0], (v - c[1]) / f[1]
-            wx = R[0, 0] * rx + R[1, 0] * ry + R[2, 0]
-            wy = R[0, 1] * rx + R[1, 1] * ry + R[2, 1]
-            wz = R[0, 2] * rx + R[1, 2] * ry + R[2, 2]
+            wx, wy, wz = _pixel_ray(inv_affine, R, f, c, x, y)
             best, surface = 1e30, -1
             if wz < -1e-9:
                 best, surface = -centre[2] / wz, 0

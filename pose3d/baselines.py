@@ -60,24 +60,28 @@ class MeanPose:
         return to_root_relative(np.einsum("nij,nkj->nki", np.asarray(R, dtype=np.float64), world))
 
 
-def synthetic_training_labels(crop: CropSpec | None = None, samples: int = TRAINING_SAMPLES, seed: int = 0) -> dict:
+def synthetic_training_labels(crop: CropSpec | None = None, samples: int = TRAINING_SAMPLES, seed: int = 0,
+                              bodies: str = "capsules") -> dict:
     """Labels of ``samples`` synthetic training samples (no rendering), cut with ``crop``."""
     from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 
-    config = SynthConfig(split="train", seed=seed) if crop is None else SynthConfig(split="train", seed=seed, crop=crop)
+    config = SynthConfig(split="train", seed=seed, bodies=bodies, **({} if crop is None else {"crop": crop}))
     ds = SyntheticPoses(config)
     parts = [ds.label_batch(range(lo, min(lo + 5000, samples))) for lo in range(0, samples, 5000)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def synthetic_mean_pose(labels: dict | None = None, seed: int = 0) -> MeanPose:
+def synthetic_mean_pose(labels: dict | None = None, seed: int = 0, bodies: str = "capsules") -> MeanPose:
     """The 3D baselines of the embedded synthetic training data: the camera-frame mean over sampled
     training views (``labels`` of ``synthetic_training_labels``, or new ones), the canonical mean
     exactly, over the pose bank's training split (stored with the heading removed, as ``canonical``
-    does, and drawn uniformly by the dataset)."""
+    does, and drawn uniformly by the dataset). Skinned people (``bodies="anny"``) have their own
+    proportions: both means then come from their sampled labels."""
     from pose3d.data.posebank import load_posebank
 
-    labels = synthetic_training_labels(seed=seed) if labels is None else labels
+    labels = synthetic_training_labels(seed=seed, bodies=bodies) if labels is None else labels
+    if bodies != "capsules":
+        return MeanPose.fit(labels["pose_rel"], labels["R"])
     bank = load_posebank().select("train")
     return MeanPose(labels["pose_rel"].astype(np.float64).mean(axis=0), bank.poses.astype(np.float64).mean(axis=0))
 

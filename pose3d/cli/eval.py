@@ -50,12 +50,14 @@ def _videos(items: tuple[str, ...]) -> dict[str, Path]:
 @click.option("--samples", type=click.IntRange(1, 10_000_000), default=None,
               help="How many samples (synthetic default 2000; Human3.6M default: every prepared test frame).")
 @click.option("--seed", type=int, default=None, help="Seed of the rendered set (default: the checkpoint's).")
+@click.option("--bodies", type=click.Choice(["capsules", "anny"]), default=None,
+              help="Synthetic people of the split (default: what the checkpoint trained on; capsules for an export).")
 @click.option("--flip", is_flag=True, help="Average with the prediction on the mirrored crop.")
 @click.option("--report", is_flag=True, help="Also save a picture of the best and worst predictions.")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the tables (default: beside the checkpoint; with --real, ./pose3d-realval-<model>).")
 def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: Path | None, split: str,
-         samples: int | None, seed: int | None, flip: bool, report: bool, out_dir: Path | None) -> None:
+         samples: int | None, seed: int | None, bodies: str | None, flip: bool, report: bool, out_dir: Path | None) -> None:
     if real is not None:
         if data is not None:
             raise click.UsageError("--real and --data are two different evaluations: give one")
@@ -66,7 +68,7 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: P
         if data is not None or flip or report:
             raise click.UsageError("--data, --flip and --report take a training checkpoint; an exported model (or "
                                    "the shipped one) is scored on the synthetic split or with --real")
-        return _synthetic_onnx(model, split, samples, seed, out_dir)
+        return _synthetic_onnx(model, split, samples, seed, bodies or "capsules", out_dir)
     checkpoint = model
     from pose3d.cli.extras import require
 
@@ -91,15 +93,16 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: P
         from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 
         samples = 2000 if samples is None else samples
-        ds = SyntheticPoses(SynthConfig(split=split, seed=seed, length=samples, crop=SynthConfig().crop))
+        bodies = bodies or config.bodies
+        ds = SyntheticPoses(SynthConfig(split=split, seed=seed, length=samples, crop=SynthConfig().crop, bodies=bodies))
         batch = ds.render_all()
         names = ds.bank.activity_names
         result = evaluate(model_, batch, names, flip=flip)
-        baselines = baseline_evaluations(synthetic_mean_pose(seed=seed), batch, names)
-        tag = f"{checkpoint.stem}_{split}{'_flip' if flip else ''}"
-        header = (f"{what} on {samples} synthetic {split} crops (seed {seed})"
+        baselines = baseline_evaluations(synthetic_mean_pose(seed=seed, bodies=bodies), batch, names)
+        tag = f"{checkpoint.stem}_{split}{'' if bodies == 'capsules' else '_' + bodies}{'_flip' if flip else ''}"
+        header = (f"{what} on {samples} synthetic {split} crops of {bodies} people (seed {seed})"
                   f"{', flip test-time augmentation' if flip else ''}; mm, PCK3D/AUC in %")
-        record |= {"split": split, "samples": samples, "seed": seed}
+        record |= {"split": split, "samples": samples, "seed": seed, "bodies": bodies}
     else:
         names, batch, result, tag, header, extra, baselines = _h36m(model_, config, info, data, samples, flip, what,
                                                                    checkpoint.stem)
@@ -124,7 +127,8 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: P
         click.echo(f"wrote {path}")
 
 
-def _synthetic_onnx(model: Path | None, split: str, samples: int | None, seed: int | None, out_dir: Path | None) -> None:
+def _synthetic_onnx(model: Path | None, split: str, samples: int | None, seed: int | None, bodies: str,
+                    out_dir: Path | None) -> None:
     """An exported model (default: the shipped one) on the synthetic split, through the runtime's
     onnxruntime path, beside the baselines."""
     from pose3d.baselines import synthetic_mean_pose
@@ -141,22 +145,23 @@ def _synthetic_onnx(model: Path | None, split: str, samples: int | None, seed: i
     if seed is None:
         seed = int(net.info.training_config.get("seed", 0))
     samples = 2000 if samples is None else samples
-    ds = SyntheticPoses(SynthConfig(split=split, seed=seed, length=samples, crop=net.info.crop))
+    ds = SyntheticPoses(SynthConfig(split=split, seed=seed, length=samples, crop=net.info.crop, bodies=bodies))
     batch = ds.render_all()
     names = ds.bank.activity_names
     result = score_poses(run_on_crops(net, batch["image"])[0], batch, names)
-    baselines = baseline_evaluations(synthetic_mean_pose(seed=seed), batch, names)
+    baselines = baseline_evaluations(synthetic_mean_pose(seed=seed, bodies=bodies), batch, names)
     name = Path(net.info.model_id.split(":")[0]).stem
-    header = (f"{net.describe()} on {samples} synthetic {split} crops (seed {seed}); mm, PCK3D/AUC in %")
+    header = f"{net.describe()} on {samples} synthetic {split} crops of {bodies} people (seed {seed}); mm, PCK3D/AUC in %"
     markdown = (header + "\n\n" + result.table.to_markdown() + "\n\nBeside trivial baselines (same samples, same code):\n\n"
                 + comparison_markdown({"model": result.table, **{k: v.table for k, v in baselines.items()}}))
     click.echo(markdown)
     out_dir = Path(f"pose3d-eval-{name}") if out_dir is None else out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{name}_{split}.md").write_text(markdown + "\n")
-    record = {"model": net.info.model_id, "split": split, "samples": samples, "seed": seed,
+    tag = f"{name}_{split}{'' if bodies == 'capsules' else '_' + bodies}"
+    (out_dir / f"{tag}.md").write_text(markdown + "\n")
+    record = {"model": net.info.model_id, "split": split, "samples": samples, "seed": seed, "bodies": bodies,
               "baselines": {k: v.table.to_dict() for k, v in baselines.items()}, **result.table.to_dict()}
-    (out_dir / f"{name}_{split}.json").write_text(json.dumps(record, indent=1))
+    (out_dir / f"{tag}.json").write_text(json.dumps(record, indent=1))
 
 
 def _real(model: Path | None, root: Path, videos: dict[str, Path], out_dir: Path | None) -> None:

@@ -46,9 +46,11 @@ def evaluate_real(model, root: Path, out_dir: Path, videos: dict[str, Path] | No
     crop = model.info.crop
     tracking_dir = out_dir / "tracking" if videos else None
     run = run_real(estimator, data, videos, tracking_dir, progress)
-    train = synthetic_training_labels(crop)  # the baselines: what the embedded training data averages to
+    # The baselines: what the model's own synthetic training data averages to.
+    bodies = str(model.info.training_config.get("bodies", "capsules"))
+    train = synthetic_training_labels(crop, bodies=bodies)
     mean_2d = train["joints_2d"].astype("float64").mean(axis=0)
-    result = score_run(run, mean_2d, synthetic_mean_pose(train), crop, data.label_noise_pck)
+    result = score_run(run, mean_2d, synthetic_mean_pose(train, bodies=bodies), crop, data.label_noise_pck)
     result = {"model": model.describe(), "data": str(root), **result}
     title = f"Real-photo evaluation of {model.info.model_id} on {root}"
     markdown = to_markdown(result, title)

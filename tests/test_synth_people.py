@@ -110,3 +110,13 @@ def test_rooms_enclose_the_camera_and_the_people(tmp_path):
     assert (centre[:, 2] < r.height).all()
     with pytest.raises(FileNotFoundError, match="texture folder"):
         TexturePhotos(tmp_path / "absent")
+
+
+def test_a_motion_streak_smears_along_its_direction_only():
+    from pose3d.synth.render_mesh import motion_streak
+
+    img = np.zeros((31, 31, 3), np.float32)
+    img[15, 15] = 1.0
+    out = motion_streak(img, 7.0, 0.0)  # horizontal
+    assert out[15, 12:19, 0].min() > 0 and out[12, 15, 0] == 0 and out[18, 15, 0] == 0
+    np.testing.assert_allclose(out.sum(), img.sum(), rtol=1e-5)  # energy kept

@@ -215,7 +215,10 @@ class SyntheticPoses:
             textures = None if self._textures is None else self._textures.images
             rooms = sample_rooms(people_draws, xy, np.asarray(cameras.center), self.config.room_probability,
                                  0 if textures is None else len(textures))
-            return draws, poses, k, cameras, replace(people, rooms=rooms, textures=textures), affines
+            # Motion blur on a fifth of the scenes: a streak of 2-7 output pixels in any direction.
+            streak = np.where(people_draws.bernoulli(0.2), people_draws.uniform(2.0, 7.0), 0.0)
+            blur = np.stack([streak, people_draws.uniform(0.0, np.pi)], axis=-1)
+            return draws, poses, k, cameras, replace(people, rooms=rooms, textures=textures, motion_blur=blur), affines
         poses, k = self._place_poses(draws, bank)
         cameras = self._cameras(draws, poses)
         looks = sample_appearances(draws)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from pose3d.camera import Camera
@@ -39,6 +40,7 @@ class MeshPeople:
     faces: np.ndarray  # (F, 3) int32
     rooms: Rooms | None = None  # the room around them, where enabled (replaces the scene's background)
     textures: np.ndarray | None = None  # (T, S, S, 3) the rooms' texture photos
+    motion_blur: np.ndarray | None = None  # (B, 2) length (output px, 0: none) and angle (rad) of a motion streak
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,25 @@ def render_people(people: MeshPeople, labels_world: np.ndarray, cameras: Camera,
                                   ambient.astype(np.float32), key.astype(np.float32))
     for b in range(B):
         visible[b] = _visible(joints_2d[b], joints_cam[b, :, 2], zbuf[b], owner[b])
+    if people.motion_blur is not None:
+        for b in np.flatnonzero(people.motion_blur[:, 0] >= 1.5):
+            imgs[b] = motion_streak(imgs[b], *people.motion_blur[b])
     images = finish(imgs, draws, augment=spec.augment and spec.plain_background is None)
     boxes = np.concatenate([uvz[..., :2].min(axis=2), uvz[..., :2].max(axis=2)], axis=-1)  # (B, P, 4)
     boxes[~drawn] = np.nan
     return RenderedPeople(images, joints_2d, joints_cam, visible, boxes, mask, owner, zbuf)
+
+
+def motion_streak(img: np.ndarray, length_px: float, angle: float) -> np.ndarray:
+    """(H, W, 3) image smeared along a line of ``length_px`` pixels at ``angle`` (camera or subject
+    motion during the exposure)."""
+    n = int(np.ceil(length_px)) | 1  # odd kernel side
+    kernel = np.zeros((n, n), np.float32)
+    c = n // 2
+    d = np.array([np.cos(angle), np.sin(angle)]) * (length_px - 1) / 2
+    cv2.line(kernel, (int(round(c - d[0])), int(round(c - d[1]))), (int(round(c + d[0])), int(round(c + d[1]))),
+             1.0, 1, cv2.LINE_AA)
+    return cv2.filter2D(img, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
 
 
 def _visible(joints_2d: np.ndarray, joint_depth: np.ndarray, zbuf: np.ndarray, owner: np.ndarray) -> np.ndarray:

@@ -66,3 +66,22 @@ def test_clip_motion_keeps_one_body_and_moves_smoothly():
     np.testing.assert_allclose(lengths, np.broadcast_to(lengths[0], lengths.shape), rtol=1e-9)
     step = np.linalg.norm(np.diff(poses, axis=0), axis=-1).max()
     assert step < 150.0  # mm per frame at 30 fps: no jumps
+
+
+def test_a_skinned_person_walks_through_a_room_smoothly(tmp_path):
+    out = tmp_path / "walk.mp4"
+    r = CliRunner().invoke(main, ["video", "-o", str(out), "--bodies", "anny", "--seconds", "1", "--fps", "20",
+                                  "--size", "160x120"])
+    assert r.exit_code == 0, r.output
+    labels = [json.loads(line) for line in out.with_suffix(".jsonl").read_text().splitlines()]
+    assert len(labels) == 20 and all(all(rec["visible"]) for rec in labels)  # framed: every joint in view
+    joints = np.array([rec["pose_cam_mm"] for rec in labels])
+    from pose3d.skeleton import H36M17
+
+    limbs = [H36M17.bone_names.index(n) for n in ("LHip-LKnee", "RKnee-RFoot", "LShoulder-LElbow", "RElbow-RWrist")]
+    lengths = bone_lengths(joints)[:, limbs]  # the limb bones are rigid in the rig: one body throughout
+    np.testing.assert_allclose(lengths, np.broadcast_to(lengths[0], lengths.shape), rtol=1e-3)
+    assert np.linalg.norm(np.diff(joints, axis=0), axis=-1).max() < 250.0  # no jumps: a foot swings < 5 m/s
+    assert np.linalg.norm(joints[-1, 0] - joints[0, 0]) > 300.0  # and the person walks
+    r = CliRunner().invoke(main, ["video", "-o", str(tmp_path / "b.mp4"), "--bodies", "anny", "--clip", "nope"])
+    assert r.exit_code == 1 and "nope" in r.output

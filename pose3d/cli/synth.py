@@ -33,6 +33,10 @@ def _parse_size(text: str) -> tuple[int, int]:
         raise click.BadParameter(f"expected WIDTHxHEIGHT of at least 32x32, got {text!r}") from None
 
 
+BODIES_OPTION = click.option("--bodies", type=click.Choice(["capsules", "anny"]), default="capsules", show_default=True,
+                             help="Capsule mannequins, or skinned Anny people in clothes (in a room for videos).")
+
+
 @click.group(help="Render synthetic people from the pose bank: labelled samples or a video.")
 def main() -> None:
     pass
@@ -46,8 +50,7 @@ def main() -> None:
 @click.option("--start", type=click.IntRange(0), default=0, show_default=True, help="First sample index.")
 @click.option("--full-frame", is_flag=True, help="Whole camera frames instead of person crops.")
 @click.option("--sheet", is_flag=True, help="Also write sheet.png: the samples with their 2D joints.")
-@click.option("--bodies", type=click.Choice(["capsules", "anny"]), default="capsules", show_default=True,
-              help="Capsule mannequins, or skinned Anny people in clothes (1-4 per scene).")
+@BODIES_OPTION
 @click.option("--backgrounds", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="A folder of background photos (e.g. OUT_DIR/backgrounds of gather-photos).")
 def samples(output: Path, count: int, split: str, seed: int, start: int, full_frame: bool, sheet: bool, bodies: str,
@@ -109,12 +112,20 @@ def samples(output: Path, count: int, split: str, seed: int, start: int, full_fr
 @click.option("--fps", type=click.FloatRange(1.0, 120.0), default=30.0, show_default=True)
 @click.option("--size", default="640x480", show_default=True, help="WIDTHxHEIGHT of the frames.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Chooses the person's look, the scene and the camera.")
-def video(output: Path, clip: str, seconds: float, start: float, fps: float, size: str, seed: int) -> None:
-    from pose3d.synth.video import render_clip_video
+@BODIES_OPTION
+@click.option("--textures", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="With --bodies anny: texture photos for the room (gather-photos OUT_DIR/textures).")
+def video(output: Path, clip: str, seconds: float, start: float, fps: float, size: str, seed: int, bodies: str,
+          textures: Path | None) -> None:
+    from pose3d.synth.video import render_clip_video, render_clip_video_people
 
     width, height = _parse_size(size)
     try:
-        frames, labels = render_clip_video(load_posebank(), clip, seconds, start, fps, (width, height), seed)
+        if bodies == "anny":
+            frames, labels = render_clip_video_people(load_posebank(), clip, seconds, start, fps, (width, height), seed,
+                                                      None if textures is None else str(textures))
+        else:
+            frames, labels = render_clip_video(load_posebank(), clip, seconds, start, fps, (width, height), seed)
     except (KeyError, ValueError) as e:
         raise click.ClickException(str(e.args[0] if isinstance(e, KeyError) else e)) from None
     output.parent.mkdir(parents=True, exist_ok=True)

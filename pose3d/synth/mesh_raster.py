@@ -179,14 +179,15 @@ def soften_silhouettes(img: np.ndarray, owner: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True, parallel=True)
 def draw_people_batch(imgs: np.ndarray, zbuf: np.ndarray, owner: np.ndarray, cover: np.ndarray, shadow: np.ndarray,
-                      uvz: np.ndarray, shadow_uv: np.ndarray, normals_cam: np.ndarray, albedo: np.ndarray,
+                      uvz: np.ndarray, shadow_uv: np.ndarray, normals: np.ndarray, albedo: np.ndarray,
                       drawn: np.ndarray, casts: np.ndarray, faces: np.ndarray, to_light: np.ndarray,
                       ambient: np.ndarray, key: np.ndarray) -> None:
     """A batch of scenes, samples in parallel: each sample's cast shadows darken its floor, then its
     people (``drawn`` (B, P)) are lit (``lambert``) and drawn (``draw_mesh``, person p as owner p),
     then the silhouettes are softened (``cover`` gets the soft mask). Shapes: imgs (B, H, W, 3)
     float32; zbuf, cover (B, H, W) float32; owner (B, H, W) int16; shadow (B, H, W) uint8;
-    uvz, normals_cam, albedo (B, P, V, 3) float32; shadow_uv (B, P, V, 2) float32; casts (B, P) bool."""
+    uvz, normals, albedo (B, P, V, 3) float32; shadow_uv (B, P, V, 2) float32; casts (B, P) bool;
+    normals and ``to_light`` (B, 3) in one frame (any: only their dot products count)."""
     B, P = drawn.shape
     H, W = zbuf.shape[1], zbuf.shape[2]
     for b in numba.prange(B):
@@ -200,6 +201,6 @@ def draw_people_batch(imgs: np.ndarray, zbuf: np.ndarray, owner: np.ndarray, cov
                         imgs[b, y, x, k] *= 1.0 - SHADOW_STRENGTH
         for p in range(P):
             if drawn[b, p]:
-                colours = lambert(normals_cam[b, p], albedo[b, p], to_light[b], ambient[b], key[b])
+                colours = lambert(normals[b, p], albedo[b, p], to_light[b], ambient[b], key[b])
                 draw_mesh(imgs[b], zbuf[b], owner[b], uvz[b, p], faces, colours, p)
         cover[b] = soften_silhouettes(imgs[b], owner[b])

@@ -81,13 +81,15 @@ def sample_lights(draws: Draws) -> tuple[np.ndarray, np.ndarray]:
 
 
 def paint_background(draws: Draws, cameras: Camera, affines: np.ndarray, width: int, height: int, palette: np.ndarray,
-                     spec: SceneSpec, photos: BackgroundPhotos | None):
+                     spec: SceneSpec, photos: BackgroundPhotos | None, covered: np.ndarray | None = None):
     """The scene behind the people: (B, H, W, 3) float32 images (clutter in the people's colours
     ``palette`` (B, K, 3), a photo window when photos are given, a floor), the light (camera frame)
-    and ambient level, and which samples have a floor (B,)."""
+    and ambient level, and which samples have a floor (B,). Samples ``covered`` (B,) by something
+    drawn later (a room) are not painted."""
     # Draws are consumed in the same order whatever the options, so options never change the
     # rest of a sample's randomness.
-    imgs = paint_clutter(draws, width, height, palette)
+    covered = np.zeros(draws.batch, bool) if covered is None else covered
+    imgs = paint_clutter(draws, width, height, palette, skip=covered)
     photo_u = draws.take(6)
     floors = sample_floors(draws, spec.floor_probability)
     to_light, ambient = sample_lights(draws)
@@ -95,11 +97,12 @@ def paint_background(draws: Draws, cameras: Camera, affines: np.ndarray, width: 
         imgs[:] = spec.plain_background
         return imgs, to_light, ambient, np.zeros(draws.batch, bool)
     if photos is not None:
-        for b in np.flatnonzero(photo_u[:, 5] < spec.photo_probability):
+        for b in np.flatnonzero((photo_u[:, 5] < spec.photo_probability) & ~covered):
             imgs[b] = photos.window(photo_u[b], width, height)
+    floor = np.asarray(floors.enabled, bool)
     raster.draw_floor_batch(imgs, invert_affine(affines), cameras.R, cameras.center, cameras.f, cameras.c,
-                            floors.colours, floors.tile_mm, floors.max_distance_mm, floors.enabled)
-    return imgs, to_light, ambient, np.asarray(floors.enabled, bool)
+                            floors.colours, floors.tile_mm, floors.max_distance_mm, floor & ~covered)
+    return imgs, to_light, ambient, floor & ~covered
 
 
 def render(

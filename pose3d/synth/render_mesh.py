@@ -76,7 +76,9 @@ def render_people(people: MeshPeople, labels_world: np.ndarray, cameras: Camera,
     _check_depth(joints_cam, "a joint")
     joints_2d = apply_affine(affines, cameras.project_camera(joints_cam))
     palette = people.albedo[:, 0, :: max(1, people.albedo.shape[2] // 8)].astype(np.float64)  # (B, K, 3)
-    imgs, to_light, ambient, floor = paint_background(draws, cameras, affines, width, height, palette, spec, photos)
+    in_room = people.rooms.enabled if people.rooms is not None else np.zeros(B, bool)
+    imgs, to_light, ambient, floor = paint_background(draws, cameras, affines, width, height, palette, spec, photos,
+                                                      covered=in_room)
     key = 1.0 - ambient
     if people.rooms is not None and people.rooms.enabled.any():
         r = people.rooms
@@ -110,19 +112,19 @@ def render_people(people: MeshPeople, labels_world: np.ndarray, cameras: Camera,
         f_cam = cams.world_to_camera(_floor_shadow(verts, light_world[rows]))
         shadow_uv[rows, p] = apply_affine(A, cams.project_camera(f_cam))
         casts[rows, p] = lit_floor[rows] & drawn[rows, p] & (f_cam[..., 2].min(-1) >= MIN_DEPTH_MM)
-    normals_cam = np.einsum("bpvj,bij->bpvi", people.normals, np.asarray(cameras.R, dtype=np.float32))
     shadow = np.zeros((B, height, width), dtype=np.uint8)
-    mesh_raster.draw_people_batch(imgs, zbuf, owner, mask, shadow, uvz, shadow_uv, normals_cam.astype(np.float32),
-                                  people.albedo, drawn, casts, faces, to_light.astype(np.float32),
-                                  ambient.astype(np.float32), key.astype(np.float32))
+    # The light in the world frame: n_world . R^T l = (R n_world) . l, so normals stay in the world.
+    mesh_raster.draw_people_batch(imgs, zbuf, owner, mask, shadow, uvz, shadow_uv, people.normals, people.albedo,
+                                  drawn, casts, faces, light_world.astype(np.float32), ambient.astype(np.float32),
+                                  key.astype(np.float32))
     for b in range(B):
         visible[b] = _visible(joints_2d[b], joints_cam[b, :, 2], zbuf[b], owner[b])
     if people.motion_blur is not None:
         for b in np.flatnonzero(people.motion_blur[:, 0] >= 1.5):
             imgs[b] = motion_streak(imgs[b], *people.motion_blur[b])
     images = finish(imgs, draws, augment=spec.augment and spec.plain_background is None)
-    boxes = np.concatenate([uvz[..., :2].min(axis=2), uvz[..., :2].max(axis=2)], axis=-1)  # (B, P, 4)
-    boxes[~drawn] = np.nan
+    boxes = np.full((B, P, 4), np.nan)
+    boxes[drawn] = np.concatenate([uvz[drawn][..., :2].min(axis=1), uvz[drawn][..., :2].max(axis=1)], axis=-1)
     return RenderedPeople(images, joints_2d, joints_cam, visible, boxes, mask, owner, zbuf)
 
 

@@ -40,8 +40,10 @@ def _scene_colours(draws: Draws, palette: np.ndarray) -> np.ndarray:
     return np.clip(np.where(draws.bernoulli(0.33)[:, None], own, muted), 0.0, 1.0)
 
 
-def paint_clutter(draws: Draws, width: int, height: int, palette: np.ndarray) -> np.ndarray:
-    """(B, H, W, 3) float32 procedural backgrounds; palette (B, K, 3) the people's colours."""
+def paint_clutter(draws: Draws, width: int, height: int, palette: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
+    """(B, H, W, 3) float32 procedural backgrounds; palette (B, K, 3) the people's colours. Samples
+    where ``skip`` (B,) is true are left black (something else covers them); their draws are taken
+    all the same."""
     B = draws.batch
     gradient = np.stack([_scene_colours(draws, palette), _scene_colours(draws, palette)], axis=1)
     angle = draws.uniform(0.0, 2.0 * np.pi)
@@ -64,8 +66,15 @@ def paint_clutter(draws: Draws, width: int, height: int, palette: np.ndarray) ->
         shapes[:, s, 5] = draws.uniform(0.0, np.pi)
         shapes[:, s, 6:9] = _scene_colours(draws, palette)
         shapes[:, s, 9] = draws.uniform(0.005, 0.03) * scale
-    imgs = np.empty((B, height, width, 3), dtype=np.float32)
-    raster.paint_backgrounds(imgs, gradient, direction, blotch, amp, shapes)
+    if skip is None or not skip.any():
+        imgs = np.empty((B, height, width, 3), dtype=np.float32)
+        raster.paint_backgrounds(imgs, gradient, direction, blotch, amp, shapes)
+        return imgs
+    imgs = np.zeros((B, height, width, 3), dtype=np.float32)
+    keep = np.flatnonzero(~skip)
+    part = np.empty((len(keep), height, width, 3), dtype=np.float32)
+    raster.paint_backgrounds(part, gradient[keep], direction[keep], blotch[keep], amp[keep], shapes[keep])
+    imgs[keep] = part
     return imgs
 
 

@@ -30,7 +30,6 @@ from common import best_of
 from pose3d.camera import h36m_camera
 from pose3d.crop import CropSpec, box_crop_affine
 from pose3d.data.synthetic import SynthConfig, SyntheticPoses
-from pose3d.metrics import mpjpe, p_mpjpe
 from pose3d_runtime.geometry import project_points
 from pose3d_runtime.model import PoseModel
 from pose3d_runtime.pipeline import Estimator

@@ -4,7 +4,6 @@ rendered people end to end (ONNX and checkpoint), bad input, and the shared real
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import cv2

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pose3d.body.anny import AnnyBody, label_point, load_anny_body, pose_bodies
+from pose3d.body.anny import AnnyBody, load_anny_body, pose_bodies
 from pose3d.mocap.drivers import DRIVERS
 from pose3d.rotations import axis_angle_to_rotmat
 from pose3d.skeleton import H36M17

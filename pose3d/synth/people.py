@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pose3d.body.anny import AnnyBody, rest_vertices_mm
+from pose3d.body.anny import AnnyBody
 from pose3d.synth.body import SKIN_TONES, clothing_colours
 from pose3d.synth.draws import Draws
 from pose3d.synth.mesh_raster import vertex_normals

@@ -2,9 +2,10 @@
 
 The geometry is the capsule renderer's (``pose3d.synth.render``): the camera, with its lens
 distortion, takes world points to full-frame pixels and an affine map takes those to output pixels.
-Per sample: the scene behind (``paint_background``), the people's shadows cast on the floor by the
-key light, then every person's mesh (vertices through the camera, normals lit in the camera frame,
-z-buffered), then soft silhouettes and the photometric finish.
+Per sample: the scene behind (``paint_background``, or a room: ``raster.draw_room``), the people's
+shadows cast on the floor by the key light, then every person's mesh (vertices through the camera,
+Lambert-lit, z-buffered), soft silhouettes, a motion streak where sampled, and the photometric
+finish. The drawing runs in one parallel kernel over the batch (``mesh_raster.draw_people_batch``).
 
 Person 0 of each sample is the one the sample is about (its labels, its crop); the others are
 neighbours that may hide it or be cut by the image border. ``visible`` says, for person 0's 17 joints,

@@ -71,7 +71,7 @@ def shift_affine(A: np.ndarray, dx: np.ndarray | float, dy: np.ndarray | float) 
 
 def apply_affine(A: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """(..., 2, 3) affine matrices applied to (..., N, 2) points."""
-    return np.einsum("...ij,...nj->...ni", A[..., :2], uv) + A[..., None, :, 2]
+    return np.matmul(uv, np.swapaxes(A[..., :2], -1, -2)) + A[..., None, :, 2]  # matmul: einsum is 10x slower here
 
 
 def invert_affine(A: np.ndarray) -> np.ndarray:

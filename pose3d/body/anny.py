@@ -350,20 +350,14 @@ def rest_bone_orientations(body: AnnyBody, shape: np.ndarray) -> np.ndarray:
     return U @ Vt
 
 
-def segment_rotations(body: AnnyBody, rest_heads_mm: np.ndarray, drivers: np.ndarray) -> np.ndarray:
-    """World orientation changes ``G`` (B, S, 3, 3) of the posed segments from their rest pose.
-
-    rest_heads_mm: (B, N, 3) rest bone heads; drivers: (B, 21, 3, 3) driver rotations in the
-    ``pose3d.mocap.drivers`` convention (``DRIVERS`` order). Computed in float64.
-    """
-    drivers = np.asarray(drivers, dtype=np.float64)
-    if drivers.ndim != 4 or drivers.shape[1:] != (len(DRIVERS), 3, 3):
-        raise ValueError(f"drivers must be (B, {len(DRIVERS)}, 3, 3), got {drivers.shape}")
-    B = drivers.shape[0]
+def rest_corrections(body: AnnyBody, rest_heads_mm: np.ndarray) -> dict[str, np.ndarray]:
+    """The rest corrections ``C`` (bone name -> (B, 3, 3)) of B bodies' (B, N, 3) rest bone heads:
+    they depend on the body alone, so a caller posing the same bodies often can keep them."""
     heads = np.asarray(rest_heads_mm, dtype=np.float64)
+    B = heads.shape[0]
     idx = body.bone_index
     eye = np.broadcast_to(np.eye(3), (B, 3, 3))
-    # Rest corrections, parents first (the rig lists parents before children).
+    # Parents first (the rig lists parents before children).
     corrections: dict[str, np.ndarray] = {}
     for b, name in enumerate(body.bone_names):
         if name not in SEGMENT_TIPS:
@@ -376,6 +370,26 @@ def segment_rotations(body: AnnyBody, rest_heads_mm: np.ndarray, drivers: np.nda
         carried = np.einsum("bij,bj->bi", C_parent, anny_dir)  # where the parent's C takes it
         target = np.broadcast_to(np.asarray(REST_SEGMENT_MM[BONE_DRIVERS[name]], dtype=np.float64), carried.shape)
         corrections[name] = rotation_between(carried, target) @ C_parent
+    return corrections
+
+
+def segment_rotations(body: AnnyBody, rest_heads_mm: np.ndarray, drivers: np.ndarray,
+                      corrections: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """World orientation changes ``G`` (B, S, 3, 3) of the posed segments from their rest pose.
+
+    rest_heads_mm: (B, N, 3) rest bone heads; drivers: (B, 21, 3, 3) driver rotations in the
+    ``pose3d.mocap.drivers`` convention (``DRIVERS`` order); corrections: ``rest_corrections`` of
+    these bodies (computed here when not given). Computed in float64.
+    """
+    drivers = np.asarray(drivers, dtype=np.float64)
+    if drivers.ndim != 4 or drivers.shape[1:] != (len(DRIVERS), 3, 3):
+        raise ValueError(f"drivers must be (B, {len(DRIVERS)}, 3, 3), got {drivers.shape}")
+    B = drivers.shape[0]
+    heads = np.asarray(rest_heads_mm, dtype=np.float64)
+    idx = body.bone_index
+    eye = np.broadcast_to(np.eye(3), (B, 3, 3))
+    if corrections is None:
+        corrections = rest_corrections(body, heads)
     driver_index = {d: i for i, d in enumerate(DRIVERS)}
     G = np.empty((B, len(body.segment_names), 3, 3))
     for s, name in enumerate(body.segment_names):
@@ -457,13 +471,14 @@ def joint_labels(body: AnnyBody, rest_heads_mm: np.ndarray, T: np.ndarray, verti
 
 
 def pose_bodies(body: AnnyBody, shape: np.ndarray, drivers: np.ndarray, root_mm: np.ndarray,
-                dtype=None) -> PosedBodies:
+                dtype=None, corrections: dict[str, np.ndarray] | None = None) -> PosedBodies:
     """Pose B bodies.
 
     shape: (B, K) coefficients; drivers: (B, 21, 3, 3) rotations in the ``pose3d.mocap.drivers``
     convention (identity = the Daz rest T-pose); root_mm: (B, 3) world position of the ``Hip``
-    label. Returns world vertices (B, V, 3) and labels (B, 17, 3), mm, in ``dtype`` (default: the
-    drivers' dtype if float32 or float64, else float64). Rest corrections, rotations and segment
+    label; corrections: the bodies' ``rest_corrections`` when the caller keeps them. Returns world
+    vertices (B, V, 3) and labels (B, 17, 3), mm, in ``dtype`` (default: the drivers' dtype if float32
+    or float64, else float64). Rest corrections, rotations and segment
     transforms are computed in float64, the shape and the skinning in ``dtype``.
     """
     drivers = np.asarray(drivers)
@@ -478,7 +493,7 @@ def pose_bodies(body: AnnyBody, shape: np.ndarray, drivers: np.ndarray, root_mm:
             f"got {shape.shape} and {root_mm.shape}"
         )
     heads = rest_bone_heads_mm(body, shape)  # (B, N, 3) float64
-    G = segment_rotations(body, heads, drivers)  # (B, S, 3, 3)
+    G = segment_rotations(body, heads, drivers, corrections)  # (B, S, 3, 3)
     return pose_segments(body, shape, G, root_mm, heads=heads, dtype=dtype)
 
 

@@ -34,7 +34,7 @@ from pose3d.rotations import yaw_to_rotmat
 from pose3d.synth.body import sample_appearances
 from pose3d.synth.cameras import ViewSpec, h36m_rigs, sample_cameras
 from pose3d.synth.draws import Draws
-from pose3d.body.anny import pose_bodies
+from pose3d.body.anny import pose_bodies, rest_bone_heads_mm, rest_corrections
 from pose3d.synth.people import add_hair_volume, rest_leg_length_mm, sample_mesh_looks, shapes_of
 from pose3d.synth.render import Rendered, render
 from pose3d.synth.render_mesh import MeshPeople, RenderedPeople, render_people
@@ -210,7 +210,7 @@ class SyntheticPoses:
             poses, k, people = self._place_people(people_draws, bank)
             cameras = self._cameras(draws, poses)
             affines = self._crop_affines(draws, cameras.project(poses))
-            centres = people.vertices.mean(axis=2)[..., :2]  # (B, P, 2)
+            centres = people.vertices[:, :, ::50, :2].mean(axis=2)  # (B, P, 2): about where each stands
             xy = np.where(people.present[..., None], centres, centres[:, :1])
             textures = None if self._textures is None else self._textures.images
             rooms = sample_rooms(people_draws, xy, np.asarray(cameras.center), self.config.room_probability,
@@ -234,6 +234,8 @@ class SyntheticPoses:
         if self._body is None:
             self._body = load_anny_body()
             self._anny_legs = rest_leg_length_mm(self._body, self._body.shape_table)  # (T,) per table row
+            self._anny_corrections = rest_corrections(  # per table row: they depend on the body alone
+                self._body, rest_bone_heads_mm(self._body, self._body.shape_table))
         body = self._body
         B = draws.batch
         count = draws.choice(self.config.people_probability) + 1  # (B,) people per scene
@@ -265,7 +267,9 @@ class SyntheticPoses:
             drivers = np.einsum("bij,bdjk->bdik", yaw_to_rotmat(yaw[on]), bank.driver_rotations(k[on]))
             scale = self._anny_legs[looks.shape_rows[on]] / _leg_length_mm(bank.poses[k[on]])
             root = np.concatenate([where[on], (bank.root_world[k[on], 2] * scale)[:, None]], axis=-1)
-            posed = pose_bodies(body, shape, drivers, root, dtype=np.float32)
+            rows = looks.shape_rows[on]
+            posed = pose_bodies(body, shape, drivers, root, dtype=np.float32,
+                                corrections={n: c[rows] for n, c in self._anny_corrections.items()})
             verts[on, p], normals[on, p] = add_hair_volume(posed.vertices_mm, body.faces, looks.hair_mm[on])
             if p == 0:
                 labels, k0 = posed.joints_mm.astype(np.float64), k

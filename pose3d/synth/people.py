@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from pose3d.body.anny import AnnyBody
@@ -129,26 +130,51 @@ def sample_mesh_looks(draws: Draws, body: AnnyBody, active: np.ndarray | None = 
     grey = np.full(3, 0.6) * draws.uniform(0.7, 1.2)[:, None]
     hair_colour = np.where(draws.bernoulli(0.75)[:, None], dark, np.where(draws.bernoulli(0.7)[:, None], fair, grey))
 
-    skin, mix, top, bottom, shoes, sleeve, hem, leg_end, waist, neckline, style, hair_colour = (
-        a[act] for a in (skin, mix, top, bottom, shoes, sleeve, hem, leg_end, waist, neckline, style, hair_colour))
-    # Skin: +-6 % blotches (a per-person mix of smooth fields), extremities a little darker.
-    albedo = skin[:, None, :] * ((1.0 + 0.06 * (mix @ parts.fields)) * parts.extremity)[..., None]  # (n, V, 3)
-    c = parts.coord[None, :]
-    top_w = np.clip(parts.trunk * _ramp(c, hem[:, None]) * (1 - _ramp(c, neckline[:, None]))
-                    + parts.arm * (1 - _ramp(c, sleeve[:, None])), 0, 1)
-    bottom_w = np.clip((parts.trunk * (1 - _ramp(c, waist[:, None])) + parts.leg * (1 - _ramp(c, leg_end[:, None])))
-                       * (1 - top_w), 0, 1)
-    for w, colour in ((bottom_w, bottom), (top_w, top), (np.broadcast_to(parts.shoes, top_w.shape), shoes)):
-        albedo = albedo * (1 - w[..., None]) + w[..., None] * colour[:, None, :]
-    hair_w = np.where((style == 3)[:, None], np.maximum(parts.scalp, parts.long_back)[None], parts.scalp[None])
-    hair_w = np.where((style == 0)[:, None], 0.0, hair_w)
-    albedo = albedo * (1 - hair_w[..., None]) + hair_w[..., None] * hair_colour[:, None, :]
     thickness = np.array([HAIR_THICKNESS_MM[s] for s in HAIR_STYLES])[style]
+    # Per person: skin (3), top, bottom, shoes, hair colours (3 each), then the edges and the hair.
+    params = np.concatenate([skin, top, bottom, shoes, hair_colour, np.stack(
+        [sleeve, hem, leg_end, waist, neckline, style, thickness], axis=-1)], axis=-1)[act].astype(np.float64)
     full_albedo = np.zeros((B, len(parts.coord), 3), np.float32)
-    full_albedo[act] = np.clip(albedo, 0.0, 1.0)
     hair_mm = np.zeros((B, len(parts.coord)), np.float32)
-    hair_mm[act] = hair_w * thickness[:, None]
+    albedo, hair = np.empty((len(params),) + full_albedo.shape[1:], np.float32), np.empty((len(params),) + hair_mm.shape[1:], np.float32)
+    _dress(params, mix[act] @ parts.fields, parts.coord, parts.arm, parts.leg, parts.trunk, parts.scalp, parts.long_back,
+           parts.shoes, parts.extremity, albedo, hair)
+    full_albedo[act], hair_mm[act] = albedo, hair
     return MeshLooks(rows, full_albedo, hair_mm)
+
+
+@numba.njit(cache=True, inline="always")
+def _smooth(x: float, edge: float) -> float:
+    """``_ramp`` for one value."""
+    t = min(max((x - edge) / (2 * EDGE) + 0.5, 0.0), 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+@numba.njit(cache=True)
+def _dress(params, blotch, coord, arm, leg, trunk, scalp, long_back, shoes, extremity, albedo, hair):
+    """Per person n and vertex v: skin with blotches (``blotch`` (n, V), +-6 %) and darker extremities,
+    then bottom, top, shoes and hair over it, each through smooth edges along ``coord``; writes
+    ``albedo`` (n, V, 3) and ``hair`` (n, V) thickness in mm. ``params`` rows: skin, top, bottom,
+    shoes and hair RGB, then sleeve end, top hem, leg end, waist, neckline, hair style, thickness."""
+    for n in range(params.shape[0]):
+        sleeve, hem, leg_end, waist, neckline = params[n, 15], params[n, 16], params[n, 17], params[n, 18], params[n, 19]
+        style, thick = int(params[n, 20]), params[n, 21]
+        for v in range(coord.shape[0]):
+            c = coord[v]
+            top_w = min(max(trunk[v] * _smooth(c, hem) * (1.0 - _smooth(c, neckline)) + arm[v] * (1.0 - _smooth(c, sleeve)),
+                            0.0), 1.0)
+            bottom_w = min(max((trunk[v] * (1.0 - _smooth(c, waist)) + leg[v] * (1.0 - _smooth(c, leg_end)))
+                               * (1.0 - top_w), 0.0), 1.0)
+            hair_w = 0.0 if style == 0 else (max(scalp[v], long_back[v]) if style == 3 else scalp[v])
+            shade = (1.0 + 0.06 * blotch[n, v]) * extremity[v]
+            for k in range(3):
+                a = params[n, k] * shade
+                a = a * (1.0 - bottom_w) + bottom_w * params[n, 6 + k]
+                a = a * (1.0 - top_w) + top_w * params[n, 3 + k]
+                a = a * (1.0 - shoes[v]) + shoes[v] * params[n, 9 + k]
+                a = a * (1.0 - hair_w) + hair_w * params[n, 12 + k]
+                albedo[n, v, k] = min(max(a, 0.0), 1.0)
+            hair[n, v] = hair_w * thick
 
 
 def add_hair_volume(vertices: np.ndarray, faces: np.ndarray, hair_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -42,6 +42,8 @@ class TrainConfig:
     channels_last: bool = True  # 1.6x faster training of the CNN on this machine's CPU (measured)
     workers: int = 0  # DataLoader workers rendering the synthetic crops (0: in the training process)
     bodies: str = "capsules"  # synthetic people: "capsules" (mannequins) or "anny" (skinned, clothed, 1-4 per scene)
+    backgrounds: str | None = None  # a folder of background photos (pose3d-synth gather-photos OUT/backgrounds)
+    textures: str | None = None  # anny: texture photos for rooms (gather-photos OUT/textures)
     prior: PriorConfig = field(default_factory=PriorConfig)
     cnn: CNNConfig = field(default_factory=CNNConfig)
     prior_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=20000, batch_size=256, lr=1e-3, val_every=2000, checkpoint_every=2000))

@@ -91,7 +91,8 @@ class Context:
     def train_data(self) -> SyntheticPoses:
         if self._train_data is None:
             self._train_data = SyntheticPoses(SynthConfig(split="train", seed=self.config.seed, crop=replace(
-                SynthConfig().crop, input_size=self.config.cnn.input_size), bodies=self.config.bodies), bank=self.bank)
+                SynthConfig().crop, input_size=self.config.cnn.input_size), bodies=self.config.bodies,
+                background_dir=self.config.backgrounds, texture_dir=self.config.textures), bank=self.bank)
         return self._train_data
 
     def val_samples(self) -> dict[str, np.ndarray]:

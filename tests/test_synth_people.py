@@ -120,3 +120,17 @@ def test_a_motion_streak_smears_along_its_direction_only():
     out = motion_streak(img, 7.0, 0.0)  # horizontal
     assert out[15, 12:19, 0].min() > 0 and out[12, 15, 0] == 0 and out[18, 15, 0] == 0
     np.testing.assert_allclose(out.sum(), img.sum(), rtol=1e-5)  # energy kept
+
+
+def test_every_person_has_labels_and_person_0_matches_its_own(people):
+    s = people.render_batch(range(40))
+    np.testing.assert_allclose(s["people_joints_2d"][:, 0], s["joints_2d"], atol=1e-3)
+    np.testing.assert_array_equal(s["people_visible"][:, 0], s["visible"])
+    present = np.isfinite(s["people_boxes"][..., 0])
+    assert (np.isfinite(s["people_joints_2d"][..., 0]).all(-1) == present).all()
+    assert not s["people_visible"][~present].any()
+    # A neighbour's visible joints lie inside the image and inside its own box.
+    uv, vis, box = s["people_joints_2d"], s["people_visible"], s["people_boxes"][:, :, None, :]
+    inside = (uv[..., 0] >= box[..., 0] - 1) & (uv[..., 0] <= box[..., 2] + 1) & (uv[..., 1] >= box[..., 1] - 1) \
+        & (uv[..., 1] <= box[..., 3] + 1)
+    assert inside[vis].all() and vis[:, 1:].any()

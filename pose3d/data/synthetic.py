@@ -18,7 +18,9 @@ Each sample is a dict of NumPy arrays:
 1 to 4 people per scene (``pose3d.synth.people``, ``pose3d.synth.render_mesh``): the labels are then
 person 0's, read off its posed body (Anny's joint placement, see ``pose3d.body.anny``), and each sample
 also has ``visible`` (17,) bool (inside the image and not behind another person), ``box`` (4,) person
-0's tight box and ``people_boxes`` (P, 4) everyone's (x0, y0, x1, y1 output pixels; NaN: absent).
+0's tight box and ``people_boxes`` (P, 4) everyone's (x0, y0, x1, y1 output pixels; NaN: absent),
+``people_joints_2d`` (P, 17, 2) and ``people_visible`` (P, 17): every person's joints (for detectors
+and several-person models).
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ class SyntheticPoses:
             samples["visible"] = out.visible  # person 0's joints inside the image, not behind another person
             samples["box"] = out.boxes[:, 0].astype(np.float32)  # person 0's tight box, x0 y0 x1 y1
             samples["people_boxes"] = out.boxes.astype(np.float32)  # every person's (NaN: not in the scene)
+            samples["people_joints_2d"] = out.people_joints_2d.astype(np.float32)  # (P, 17, 2), NaN: absent
+            samples["people_visible"] = out.people_visible  # (P, 17)
             return samples
         out = render(poses, cameras, looks, draws, affines, size, self.config.scene, self._photos)
         return self._as_samples(out, cameras, affines, k, indices)
@@ -259,6 +263,7 @@ class SyntheticPoses:
                 V = body.num_vertices
                 verts = np.zeros((B, slots, V, 3), np.float32)
                 normals, albedo = np.zeros_like(verts), np.zeros_like(verts)
+                joints = np.full((B, slots, 17, 3), np.nan, np.float32)
             albedo[:, p] = looks.albedo
             present[:, p] = on
             if not on.any():
@@ -271,9 +276,10 @@ class SyntheticPoses:
             posed = pose_bodies(body, shape, drivers, root, dtype=np.float32,
                                 corrections={n: c[rows] for n, c in self._anny_corrections.items()})
             verts[on, p], normals[on, p] = add_hair_volume(posed.vertices_mm, body.faces, looks.hair_mm[on])
+            joints[on, p] = posed.joints_mm
             if p == 0:
                 labels, k0 = posed.joints_mm.astype(np.float64), k
-        return labels, k0, MeshPeople(verts, normals, albedo, present, body.faces)
+        return labels, k0, MeshPeople(verts, normals, albedo, present, body.faces, joints=joints)
 
     def _place_poses(self, draws: Draws, bank: PoseBank) -> tuple[np.ndarray, np.ndarray]:
         """(B, 17, 3) world poses: a random pose of the split, turned to a random heading, pelvis at

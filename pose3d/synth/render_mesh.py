@@ -42,6 +42,7 @@ class MeshPeople:
     rooms: Rooms | None = None  # the room around them, where enabled (replaces the scene's background)
     textures: np.ndarray | None = None  # (T, S, S, 3) the rooms' texture photos
     motion_blur: np.ndarray | None = None  # (B, 2) length (output px, 0: none) and angle (rad) of a motion streak
+    joints: np.ndarray | None = None  # (B, P, 17, 3) every person's labels, world mm (person 0's are labels_world)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class RenderedPeople:
     joints_cam: np.ndarray  # (B, 17, 3) person 0, camera frame, mm
     visible: np.ndarray  # (B, 17) bool
     boxes: np.ndarray  # (B, P, 4) tight box (x0, y0, x1, y1) of each drawn person's mesh, output pixels; NaN if not drawn
+    people_joints_2d: np.ndarray  # (B, P, 17, 2) every drawn person's joints, output pixels; NaN if not drawn
+    people_visible: np.ndarray  # (B, P, 17) bool: inside the image and not behind another person
     mask: np.ndarray  # (B, H, W) float32 coverage of any person
     owner: np.ndarray  # (B, H, W) int16: which person each pixel shows, -1 for none
     depth: np.ndarray  # (B, H, W) float32 camera depth of the visible surface (mm), inf elsewhere
@@ -119,14 +122,25 @@ def render_people(people: MeshPeople, labels_world: np.ndarray, cameras: Camera,
                                   drawn, casts, faces, light_world.astype(np.float32), ambient.astype(np.float32),
                                   key.astype(np.float32))
     for b in range(B):
-        visible[b] = _visible(joints_2d[b], joints_cam[b, :, 2], zbuf[b], owner[b])
+        visible[b] = _visible(joints_2d[b], joints_cam[b, :, 2], zbuf[b], owner[b], 0)
+    people_2d = np.full((B, P, 17, 2), np.nan)
+    people_visible = np.zeros((B, P, 17), dtype=bool)
+    if people.joints is not None:
+        for p in range(P):
+            rows = np.flatnonzero(drawn[:, p])
+            if rows.size == 0:
+                continue
+            j_cam = cameras[rows].world_to_camera(people.joints[rows, p].astype(np.float64))
+            people_2d[rows, p] = apply_affine(affines[rows], cameras[rows].project_camera(j_cam))
+            for i, b in enumerate(rows):
+                people_visible[b, p] = _visible(people_2d[b, p], j_cam[i, :, 2], zbuf[b], owner[b], p)
     if people.motion_blur is not None:
         for b in np.flatnonzero(people.motion_blur[:, 0] >= 1.5):
             imgs[b] = motion_streak(imgs[b], *people.motion_blur[b])
     images = finish(imgs, draws, augment=spec.augment and spec.plain_background is None)
     boxes = np.full((B, P, 4), np.nan)
     boxes[drawn] = np.concatenate([uvz[drawn][..., :2].min(axis=1), uvz[drawn][..., :2].max(axis=1)], axis=-1)
-    return RenderedPeople(images, joints_2d, joints_cam, visible, boxes, mask, owner, zbuf)
+    return RenderedPeople(images, joints_2d, joints_cam, visible, boxes, people_2d, people_visible, mask, owner, zbuf)
 
 
 def motion_streak(img: np.ndarray, length_px: float, angle: float) -> np.ndarray:
@@ -141,8 +155,8 @@ def motion_streak(img: np.ndarray, length_px: float, angle: float) -> np.ndarray
     return cv2.filter2D(img, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
 
 
-def _visible(joints_2d: np.ndarray, joint_depth: np.ndarray, zbuf: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """(17,) joints inside the image and not behind another person's surface."""
+def _visible(joints_2d: np.ndarray, joint_depth: np.ndarray, zbuf: np.ndarray, owner: np.ndarray, me: int) -> np.ndarray:
+    """(17,) joints of person ``me`` inside the image and not behind another person's surface."""
     H, W = zbuf.shape
     x = np.round(joints_2d[:, 0]).astype(int)
     y = np.round(joints_2d[:, 1]).astype(int)
@@ -150,6 +164,6 @@ def _visible(joints_2d: np.ndarray, joint_depth: np.ndarray, zbuf: np.ndarray, o
     out = inside.copy()
     for j in np.flatnonzero(inside):
         o = owner[y[j], x[j]]
-        if o > 0 and zbuf[y[j], x[j]] < joint_depth[j] - OCCLUSION_MARGIN_MM:
+        if o >= 0 and o != me and zbuf[y[j], x[j]] < joint_depth[j] - OCCLUSION_MARGIN_MM:
             out[j] = False
     return out

@@ -124,14 +124,6 @@ SOURCES: tuple[PhotoSource, ...] = (
               ("building.jpg", "leuvenA.jpg", "leuvenB.jpg", "graf1.png", "graf3.png")),
     ),
     PhotoSource(
-        "debian", "gcompris-qt-data", "backgrounds",
-        "GPL-3+ as the package's copyright file records them (Files: *); GCompris, photos of monuments",
-        ("usr/share/gcompris-qt/rcc/explore_monuments.rcc!/gcompris/src/activities/explore_monuments/resource/*",),
-        # Aerial views, and night scenes with small crowds in them.
-        deny=("castleClinton*", "fortSumter*", "castillodeSanMarcos*", "christTheRedeemer*", "brandenburgGate*",
-              "gatewayofIndia*"),
-    ),
-    PhotoSource(
         "debian", "blender-data", "backgrounds",
         "CC0-1.0 (Greg Zaal, HDRI Haven; datafiles/studiolights/world/license.txt in the package)",
         ("usr/share/blender*/studiolights/world/*.exr",),

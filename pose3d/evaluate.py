@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from pose3d.baselines import MeanPose
-from pose3d.metrics import Table, evaluate as metric_values, summarize
+from pose3d.metrics import Table, evaluate as metric_values, format_metric, summarize
 from pose3d.models.cnn import unit_to_crop
 from pose3d.models.codec import ImageCodec, PoseCodec
 from pose3d.skeleton import H36M17, mirror
@@ -98,10 +98,9 @@ def baseline_evaluations(mean_pose: MeanPose, samples: dict[str, np.ndarray], ac
 def comparison_markdown(rows: dict[str, Table]) -> str:
     """One line per predictor: each metric's mean over groups (the headline of each table)."""
     metrics = next(iter(rows.values())).metrics
-    fmt = lambda m, v: f"{100 * v:.1f}" if m in ("PCK3D@150", "AUC") else f"{v:.1f}"  # noqa: E731
     lines = ["| predictor (mean over groups) | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
     for name, t in rows.items():
-        lines.append(f"| {name} | " + " | ".join(fmt(m, t.mean_over_groups[m]) for m in metrics) + " |")
+        lines.append(f"| {name} | " + " | ".join(format_metric(m, t.mean_over_groups[m]) for m in metrics) + " |")
     return "\n".join(lines)
 
 

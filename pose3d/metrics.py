@@ -165,8 +165,7 @@ class Table:
 
     def to_markdown(self, digits: int = 1) -> str:
         def fmt(name: str, v: float) -> str:
-            # Fractions (PCK, AUC) read better as percentages.
-            return f"{100 * v:.{digits}f}" if name in ("PCK3D@150", "AUC") else f"{v:.{digits}f}"
+            return format_metric(name, v, digits)
 
         head = f"| {self.group_by} | n | " + " | ".join(self.metrics) + " |"
         lines = [head, "|" + "---|" * (len(self.metrics) + 2)]
@@ -176,6 +175,11 @@ class Table:
         for label, row in (("mean over groups", self.mean_over_groups), ("all poses", self.mean_over_poses)):
             lines.append(f"| **{label}** | {n} | " + " | ".join(fmt(m, row[m]) for m in self.metrics) + " |")
         return "\n".join(lines)
+
+
+def format_metric(name: str, value: float, digits: int = 1) -> str:
+    """A table cell: fractions (PCK, AUC) read better as percentages, the rest as they are (mm)."""
+    return f"{100 * value:.{digits}f}" if name in ("PCK3D@150", "AUC") else f"{value:.{digits}f}"
 
 
 def summarize(

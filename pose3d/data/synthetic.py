@@ -85,7 +85,11 @@ class SyntheticPoses:
         self._split_bank: PoseBank | None = None
         self._bank_rows: np.ndarray | None = None
         self._photos: BackgroundPhotos | None = None
-        self._body = None  # the baked Anny body, loaded on first use (bodies="anny")
+        # bodies="anny": the baked body, and per row of its shape table the leg length and the rest
+        # corrections (they depend on the body alone); loaded on first use, in each worker.
+        self._body = None
+        self._anny_legs: np.ndarray | None = None
+        self._anny_corrections: dict[str, np.ndarray] | None = None
         self._textures: TexturePhotos | None = None
         self.length = config.length if config.length is not None else DEFAULT_LENGTH[config.split]
         self.jitter = config.split == "train" if config.jitter is None else config.jitter
@@ -114,7 +118,7 @@ class SyntheticPoses:
         state = dict(self.__dict__)
         state["_split_bank"] = None  # each worker selects its own copy
         state["_photos"] = None
-        state["_body"] = None
+        state["_body"] = state["_anny_legs"] = state["_anny_corrections"] = None  # derived: each worker rebuilds them
         state["_textures"] = None
         return state
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from pose3d.baselines import MeanPose, place_in_boxes
 from pose3d.crop import CropSpec
+from pose3d.metrics import PCK2D_THRESHOLD
 from pose3d.realval.predict import FOUND_IOU, RealRun, labelled_box
 from pose3d.realval.score import Scores2D, Scores3D, Truth, summary_row
 from pose3d.skeleton import H36M17
@@ -92,7 +93,7 @@ def score_run(run: RealRun, mean_2d_input: np.ndarray, mean_pose: MeanPose, crop
         rec = {"file": f.file, "source": f.source, "view": f.view, "frame": f.frame}
         for name, s in s2.items():
             if s.applies[i]:
-                rec[f"pck: {name}"] = float((s.err[i] <= 0.2).mean())
+                rec[f"pck: {name}"] = float((s.err[i] <= PCK2D_THRESHOLD).mean())
         if model in s2:
             rec["mean_error_torso"] = float(s2[model].err[i].mean())
         for src, p in run.predictions.items():

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from pose3d.train.checkpoint import load_model
-from pose3d_export.fold import InferenceNet
+from pose3d_export.fold import inference_net
 from pose3d_export.onnx_export import _config_dict, metadata
 from pose3d_runtime.model import ModelInfo
 
@@ -24,14 +24,14 @@ from pose3d_runtime.model import ModelInfo
 class CheckpointModel:
     def __init__(self, checkpoint: str | Path, person: str | Path | None = None) -> None:
         checkpoint = Path(checkpoint)
-        model, config, info = load_model(checkpoint, kinds=("structured", "direct"))
+        model, config, info = load_model(checkpoint, kinds=("structured", "direct", "heatmap"))
         head, person_meta = None, None
-        if person is None and (checkpoint.parent / "person.pt").is_file():
+        if person is None and info["kind"] != "heatmap" and (checkpoint.parent / "person.pt").is_file():
             person = checkpoint.parent / "person.pt"
         if person is not None:
             head, _, person_info = load_model(person, kinds=("person",))
             person_meta = {"source_checkpoint": Path(person).name, "step": int(person_info["step"])}
-        self.net = InferenceNet(model, person=head).eval()
+        self.net = inference_net(model, config.cnn.input_size, person=head).eval()
         meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), self.net.input_size, person_meta)
         self.info = ModelInfo.from_metadata(meta, checkpoint)
         self.has_person = head is not None

@@ -18,6 +18,7 @@ from torch import nn
 
 from pose3d.models.cnn import PaperCNN, unit_to_crop
 from pose3d.models.codec import PoseCodec
+from pose3d.models.heatmap import HeatmapPoseNet
 from pose3d.models.person import PersonHead
 from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 
@@ -81,3 +82,29 @@ class InferenceNet(nn.Module):
         if self.person is None:
             return pose, joints
         return pose, joints, torch.sigmoid(self.person(f).squeeze(-1))  # (B,) probability
+
+
+class HeatmapInferenceNet(nn.Module):
+    """The 2D-evidence model (``HeatmapPoseNet``) with the runtime's outputs: pose in mm relative to
+    the pelvis, 2D joints in crop pixels. Nothing to fold: its batch norms sit between convolutions,
+    where onnxruntime fuses them itself."""
+
+    def __init__(self, model: HeatmapPoseNet, input_size: int, pose_codec: PoseCodec = PoseCodec()) -> None:
+        super().__init__()
+        self.model = copy.deepcopy(model).eval()
+        self.input_size = input_size
+        self.scale_mm = pose_codec.scale_mm
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pose, joints, _ = self.model(image)
+        pose = pose.unflatten(-1, (-1, 3)) * self.scale_mm
+        return pose - pose[:, :1], unit_to_crop(joints, self.input_size)
+
+
+def inference_net(model: nn.Module, input_size: int, person: PersonHead | None = None) -> nn.Module:
+    """The runtime's network for any image model of a checkpoint (``input_size``: its crops' side)."""
+    if isinstance(model, HeatmapPoseNet):
+        if person is not None:
+            raise ValueError("the person head reads the paper CNN's features; the heatmap model has none")
+        return HeatmapInferenceNet(model, input_size)
+    return InferenceNet(model, person=person)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from pose3d.metrics import mpjpe
 from pose3d.models.codec import ImageCodec
 from pose3d.skeleton import H36M17
 from pose3d.train.checkpoint import load_model
-from pose3d_export.fold import InferenceNet
+from pose3d_export.fold import inference_net
 
 OPSET = 17
 TOLERANCE_PERSON = 1e-3  # person probability, fp32 graph against PyTorch
@@ -114,7 +114,7 @@ def export(
     """
     checkpoint, output = Path(checkpoint), Path(output)
     model, config, info = load_model(checkpoint)
-    if info["kind"] not in ("structured", "direct"):
+    if info["kind"] not in ("structured", "direct", "heatmap"):
         what = "the pose prior" if info["kind"] == "prior" else "a person head"
         raise ValueError(f"{checkpoint} holds {what} alone; export an image model (finetune or direct)")
     head, person_meta = None, None
@@ -124,7 +124,7 @@ def export(
             raise ValueError(f"{person}: not a person-head checkpoint (it holds a {person_info['kind']} model)")
         person_meta = {"source_checkpoint": Path(person).name, "step": int(person_info["step"]),
                        "metrics": person_info.get("metrics", {})}
-    net = InferenceNet(model, person=head)
+    net = inference_net(model, config.cnn.input_size, person=head)
     size = net.input_size
     output.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 3, size, size)
@@ -142,7 +142,8 @@ def export(
     onnx.save(graph, str(output))
 
     # Real inputs: rendered test crops, with their true poses.
-    ds = SyntheticPoses(SynthConfig(split="test", seed=config.seed, length=samples))
+    ds = SyntheticPoses(SynthConfig(split="test", seed=config.seed, length=samples,
+                                    crop=replace(SynthConfig().crop, input_size=size)))
     data = ds.render_batch(range(samples))
     x = ImageCodec().encode(torch.from_numpy(data["image"])).numpy()
     ref_pose, ref_joints = predict(model, data["image"])

@@ -106,3 +106,10 @@ def person_crop_affine(
     if rng is not None:
         box = jitter_box(box, rng, spec.jitter_scale, spec.jitter_shift)
     return box_crop_affine(box, spec, rng)
+
+
+def frame_box(width: int, height: int) -> np.ndarray:
+    """(3,) the square box (cx, cy, side) that holds a whole ``width`` x ``height`` frame, centred: its
+    edges are the frame's pixel edges (-0.5 and W - 0.5) along the longer side. ``box_to_affine`` of it
+    letterboxes the frame into a square (the person detector's input)."""
+    return np.array([(width - 1) / 2.0, (height - 1) / 2.0, float(max(width, height))])

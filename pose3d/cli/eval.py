@@ -12,6 +12,8 @@ Human3.6M set, always beside trivial baselines computed by the same code.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 from pathlib import Path
 from typing import Any
@@ -80,11 +82,11 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: P
     from pose3d.train.checkpoint import load_model
 
     try:
-        model_, config, info = load_model(checkpoint, kinds=("prior", "structured", "direct"))
+        model_, config, info = load_model(checkpoint, kinds=("prior", "structured", "direct", "heatmap"))
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     if info["kind"] == "prior" and data is None:
-        raise click.ClickException(f"{checkpoint} holds the pose prior alone; evaluate an image model (latent, finetune, direct)")
+        raise click.ClickException(f"{checkpoint} holds the pose prior alone; evaluate an image model (latent, finetune, direct, heatmap)")
     seed = config.seed if seed is None else seed
     what = f"{checkpoint} ({info['kind']}, stage {info['stage']}, step {info['step']})"
     record: dict[str, Any] = {"checkpoint": str(checkpoint), "kind": info["kind"], "stage": info["stage"], "step": info["step"],
@@ -94,7 +96,8 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: P
 
         samples = 2000 if samples is None else samples
         bodies = bodies or config.bodies
-        ds = SyntheticPoses(SynthConfig(split=split, seed=seed, length=samples, crop=SynthConfig().crop, bodies=bodies))
+        crop = replace(SynthConfig().crop, input_size=config.cnn.input_size)
+        ds = SyntheticPoses(SynthConfig(split=split, seed=seed, length=samples, crop=crop, bodies=bodies))
         batch = ds.render_all()
         names = ds.bank.activity_names
         result = evaluate(model_, batch, names, flip=flip)

@@ -15,13 +15,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from pose3d.models.heatmap import HeatmapPoseNet
 from pose3d.models.person import PersonHead
 from pose3d.models.prior import PoseAutoencoder
 from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 from pose3d.train.config import TrainConfig, config_from_dict
 
 FORMAT = 1
-KINDS = ("prior", "structured", "direct", "person")
+KINDS = ("prior", "structured", "direct", "heatmap", "person")
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -72,6 +73,8 @@ def build_model(kind: str, config: TrainConfig) -> nn.Module:
         return StructuredPoseNet(PoseAutoencoder(config.prior), config.cnn)
     if kind == "direct":
         return DirectPoseNet(config.prior.input_dim, config.cnn)
+    if kind == "heatmap":
+        return HeatmapPoseNet(config.prior.input_dim, config.heatmap)
     if kind == "person":
         return PersonHead(config.cnn)
     raise ValueError(f"unknown model kind {kind!r}")

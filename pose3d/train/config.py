@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pose3d.models.cnn import CNNConfig
+from pose3d.models.heatmap import HeatmapConfig
 from pose3d.models.prior import PriorConfig
 from pose3d.train.names import STAGES
 
@@ -46,10 +47,13 @@ class TrainConfig:
     textures: str | None = None  # anny: texture photos for rooms (gather-photos OUT/textures)
     prior: PriorConfig = field(default_factory=PriorConfig)
     cnn: CNNConfig = field(default_factory=CNNConfig)
+    heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)  # the 2D-evidence model (stage heatmap)
     prior_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=20000, batch_size=256, lr=1e-3, val_every=2000, checkpoint_every=2000))
     latent_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=3000, batch_size=64, lr=5e-4))
     finetune_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=1500, batch_size=64, lr=1e-4))
     direct_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=4500, batch_size=64, lr=5e-4))
+    # The 2D-evidence model (pose3d.models.heatmap) trained end to end: heatmaps -> 2D joints -> lifter -> 3D.
+    heatmap_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=9000, batch_size=32, lr=1e-3, weight_decay=1e-4, val_every=1000, checkpoint_every=250))
     # The person head on the frozen fine-tuned (or direct) network: person vs background crops.
     person_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=300, batch_size=64, lr=1e-3, val_every=100))
 
@@ -75,7 +79,9 @@ RANGES: dict[str, tuple[float, bool, float | None]] = {
     "noise_mm": (0, False, None), "contractive": (0, False, None), "input_dim": (1, False, None),
     "input_size": (1, False, None), "channels": (1, False, None), "kernels": (1, False, None), "fc": (1, False, None),
     "dropout": (0, False, 0.99), "hidden_2d": (1, False, None), "num_joints": (1, False, None),
-    "hidden_person": (1, False, None),
+    "hidden_person": (1, False, None), "widths": (1, False, None), "blocks": (0, False, None),
+    "decoder_widths": (1, False, None), "lifter_hidden": (1, False, None), "lifter_blocks": (0, False, None),
+    "lifter_dropout": (0, False, 0.99),
 }
 
 

@@ -5,6 +5,8 @@ prepared Human3.6M set (``TrainConfig.data``: "synthetic" or the folder made by 
 (b) ``latent``: the CNN regresses the prior's latent code of each training pose;
 (c) ``finetune``: the CNN and the prior's decoder, stacked, trained end to end on the 3D pose;
 ``direct``: the same CNN regressing the pose directly, with the budget of (b) and (c) together;
+``heatmap``: the 2D-evidence model (``pose3d.models.heatmap``): joint heatmaps decoded by soft-argmax
+(L1 on the 2D joints), lifted to the 3D pose (squared error), trained end to end;
 ``person``: a person-vs-background head on the frozen result (``pose3d.train.person``).
 Every image stage also trains the small 2D-joint head (``loss_2d_weight``).
 
@@ -33,6 +35,7 @@ from pose3d.evaluate import evaluate, summary_line
 from pose3d.metrics import mpjpe
 from pose3d.models.cnn import crop_to_unit
 from pose3d.models.codec import ImageCodec, PoseCodec
+from pose3d.models.heatmap import HeatmapPoseNet
 from pose3d.models.prior import PoseAutoencoder
 from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 from pose3d.rotations import yaw_to_rotmat
@@ -254,12 +257,37 @@ def direct_stage(ctx: Context) -> Stage:
     return image_stage(ctx, "direct", "direct", model, model.parameters(), lambda b: b["pose"], output=0)
 
 
+def heatmap_stage(ctx: Context) -> Stage:
+    cfg = ctx.config
+    stage_cfg = cfg.heatmap_stage
+    model = ctx.prepare(HeatmapPoseNet(cfg.prior.input_dim, cfg.heatmap))
+    if ctx.h36m is not None and not ctx.h36m.has_images:
+        raise PreparedSetError(f"{ctx.h36m.path} holds 3D poses only: it trains the prior (--stage prior), not stage 'heatmap'")
+
+    def loss(m: nn.Module, step: int, offset: int, size: int) -> tuple[torch.Tensor, dict[str, float]]:
+        batch = ctx.images(step, stage_cfg.batch_size, offset, size)
+        with ctx.autocast():
+            out = m.forward_all(batch["x"])
+        loss_2d = F.l1_loss(out["joints_2d"].float(), batch["joints"])
+        loss_3d = F.mse_loss(out["pose"].float(), batch["pose"])
+        with torch.no_grad():
+            err = float(mpjpe(POSE.decode(out["pose"].float()), POSE.decode(batch["pose"])).mean())
+            err_px = float((out["joints_2d"].float() - batch["joints"]).norm(dim=-1).mean()) * cfg.cnn.input_size / 2
+        return loss_2d + loss_3d, {"loss_2d": loss_2d.item(), "loss_3d": loss_3d.item(), "train_mpjpe_mm": err,
+                                   "train_2d_px": err_px}
+
+    def validate(m: nn.Module) -> dict[str, float]:
+        return summary_line(evaluate(m, ctx.val_samples(), ctx.activity_names).table)
+
+    return Stage("heatmap", "heatmap", model, list(model.parameters()), loss, validate)
+
+
 def read_step(path: Path) -> int:
     return int(read_checkpoint(path)["step"]) if path.exists() else 0
 
 
 BUILDERS = {"prior": prior_stage, "latent": latent_stage, "finetune": finetune_stage, "direct": direct_stage,
-            "person": person_stage}
+            "heatmap": heatmap_stage, "person": person_stage}
 NEEDS = {"latent": "prior", "finetune": "latent"}
 
 

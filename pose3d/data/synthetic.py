@@ -26,7 +26,7 @@ and several-person models).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from pose3d.synth.cameras import ViewSpec, h36m_rigs, sample_cameras
 from pose3d.synth.draws import Draws
 from pose3d.body.anny import pose_bodies, rest_bone_heads_mm, rest_corrections
 from pose3d.synth.people import add_hair_volume, rest_leg_length_mm, sample_mesh_looks, shapes_of
-from pose3d.synth.render import Rendered, render
+from pose3d.synth.render import MIN_DEPTH_MM, Rendered, render
 from pose3d.synth.render_mesh import MeshPeople, RenderedPeople, render_people
 from pose3d.synth.scene import BackgroundPhotos, SceneSpec, TexturePhotos, sample_rooms
 from pose3d.camera import Camera
@@ -203,6 +203,26 @@ class SyntheticPoses:
         size = (int(sizes[0, 0]), int(sizes[0, 1]))
         full = np.broadcast_to(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (len(indices), 2, 3)).copy()
         return {**self._draw(draws, poses, k, cameras, looks, full, size, indices), "crop_affine": affines.astype(np.float32)}
+
+    def render_views(self, indices: Sequence[int], view: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                     size: tuple[int, int], hide_people: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The samples' scenes (the same draws as ``render_batch``, anny bodies only) seen through
+        affines of the caller's choosing: ``view(people_uv, frame_sizes)`` gets every person's 17
+        joints in full-frame pixels (B, P, 17, 2; NaN: absent or not wholly in front of the camera)
+        and the frames' (B, 2) width and height, and returns (B, 2, 3) affines from full-frame pixels
+        to output pixels of ``size`` (width, height). Where ``hide_people`` (B,) is true nobody is
+        drawn: the scene alone (a negative). Returns ``render_batch``'s fields for those views."""
+        if self.config.bodies != "anny":
+            raise ValueError("render_views needs bodies='anny' (every person's joints)")
+        draws, poses, k, cameras, people, _ = self._sample(indices)
+        joints_cam = cameras.world_to_camera(np.nan_to_num(people.joints.astype(np.float64)).swapaxes(0, 1))  # (P, B, 17, 3)
+        in_front = people.present.T & (joints_cam[..., 2].min(-1) >= MIN_DEPTH_MM)  # (P, B)
+        uv = np.where(in_front[..., None, None], cameras.project_camera(joints_cam), np.nan).swapaxes(0, 1)
+        sizes = np.broadcast_to(np.asarray(cameras.size), (len(k), 2)).astype(np.float64)
+        affines = np.asarray(view(uv, sizes), dtype=np.float64)
+        if hide_people is not None:
+            people = replace(people, present=people.present & ~np.asarray(hide_people, bool)[:, None])
+        return self._draw(draws, poses, k, cameras, people, affines, size, indices)
 
     def _sample(self, indices: Sequence[int]) -> tuple:
         indices = [int(i) for i in indices]

@@ -210,3 +210,68 @@ def summarize(
     over_groups = {m: float(np.mean([rows[str(g)][m] for g in keys])) if keys else float("nan") for m in metrics}
     over_poses = {m: float(v.mean()) if v.size else float("nan") for m, v in arrays.items()}
     return Table(metrics, rows, counts, over_groups, over_poses, group_by)
+
+
+# -- person detection -----------------------------------------------------------------------------
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 4) and (M, 4) boxes (x0, y0, x1, y1) -> (N, M) intersection over union (0 for empty boxes)."""
+    a, b = np.asarray(a, np.float64)[:, None], np.asarray(b, np.float64)[None]
+    wh = np.clip(np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2]), 0.0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    area = lambda x: np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)  # noqa: E731
+    union = area(a) + area(b) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def match_detections(boxes: np.ndarray, scores: np.ndarray, truth: np.ndarray, ignore: np.ndarray,
+                     iou_threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """One frame: detections (N, 4) with (N,) scores against true boxes (M, 4), (M,) ``ignore``.
+    Best score first, each detection takes the unmatched counted truth it overlaps most (IoU at
+    least the threshold): a true positive. Otherwise one overlapping an ignored truth is left out
+    (neither true nor false), the rest are false positives. Returns (N,) true-positive and (N,)
+    counted flags, in the detections' order."""
+    n = len(boxes)
+    tp, counted = np.zeros(n, bool), np.ones(n, bool)
+    if n == 0 or len(truth) == 0:
+        return tp, counted
+    iou = box_iou(boxes, truth)  # (N, M)
+    ignore = np.asarray(ignore, bool)
+    free = ~ignore
+    for i in np.argsort(-np.asarray(scores), kind="stable"):
+        candidates = np.where(free, iou[i], -1.0)
+        j = int(np.argmax(candidates))
+        if candidates[j] >= iou_threshold:
+            tp[i], free[j] = True, False
+        elif (iou[i][ignore] >= iou_threshold).any():
+            counted[i] = False
+    return tp, counted
+
+
+def detection_scores(frames: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+                     score_threshold: float, iou_threshold: float = 0.5) -> dict[str, float]:
+    """Average precision and, at ``score_threshold``, recall and precision of a detector over frames
+    of (boxes (N, 4), scores (N,), true boxes (M, 4), ignore (M,)). AP: the area under the
+    precision-recall curve with precision made non-increasing (every-point interpolation, as in
+    PASCAL VOC from 2010); NaN when there is nothing to find."""
+    tps, scores, total = [], [], 0
+    for boxes, s, truth, ignore in frames:
+        tp, counted = match_detections(boxes, s, truth, ignore, iou_threshold)
+        tps.append(tp[counted])
+        scores.append(np.asarray(s, np.float64)[counted])
+        total += int((~np.asarray(ignore, bool)).sum())
+    tp = np.concatenate(tps) if tps else np.zeros(0, bool)
+    s = np.concatenate(scores) if scores else np.zeros(0)
+    order = np.argsort(-s, kind="stable")
+    tp, s = tp[order], s[order]
+    hits = np.cumsum(tp)
+    precision = hits / np.arange(1, len(tp) + 1)
+    if total == 0:
+        return {"ap": float("nan"), "recall": float("nan"), "precision": float(tp.mean()) if len(tp) else float("nan")}
+    recall = hits / total
+    envelope = np.maximum.accumulate(precision[::-1])[::-1] if len(tp) else precision
+    steps = np.diff(np.concatenate([[0.0], recall]))
+    kept = s >= score_threshold
+    return {"ap": float((steps * envelope).sum()), "recall": float(tp[kept].sum() / total),
+            "precision": float(tp[kept].mean()) if kept.any() else float("nan")}

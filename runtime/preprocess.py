@@ -2,7 +2,8 @@
 
 For every output pixel, ``crop_normalise`` maps it back into the frame through the crop's inverse
 transform (``pose3d.crop``: a scale and a shift, so the taps of each row and column are computed
-once), samples the frame bilinearly (constant ``border`` outside it),
+once), samples the frame bilinearly (constant ``border`` outside it: one pixel value, or one per
+output channel, so that a border of ``255 * mean`` normalises to exactly 0),
 converts BGR to RGB, scales to 0..1 and normalises with the model's mean and std, writing the
 channels-first float32 batch the ONNX graph takes. One kernel replaces OpenCV's warpAffine + colour
 conversion + NumPy normalisation + transpose; the tests check it against that chain.
@@ -68,10 +69,10 @@ def _crop_normalise(frame, affines, out, scale, offset, border, bgr):
             w11 = fx * fy
             for c in range(3):
                 ch = 2 - c if bgr else c
-                t00 = frame[y0, x0, ch] if (okx & 1) and (oky & 1) else border
-                t01 = frame[y0, x0 + 1, ch] if (okx & 2) and (oky & 1) else border
-                t10 = frame[y0 + 1, x0, ch] if (okx & 1) and (oky & 2) else border
-                t11 = frame[y0 + 1, x0 + 1, ch] if (okx & 2) and (oky & 2) else border
+                t00 = frame[y0, x0, ch] if (okx & 1) and (oky & 1) else border[c]
+                t01 = frame[y0, x0 + 1, ch] if (okx & 2) and (oky & 1) else border[c]
+                t10 = frame[y0 + 1, x0, ch] if (okx & 1) and (oky & 2) else border[c]
+                t11 = frame[y0 + 1, x0 + 1, ch] if (okx & 2) and (oky & 2) else border[c]
                 out[b, c, y, x] = (w00 * t00 + w01 * t01 + w10 * t10 + w11 * t11) * scale[c] + offset[c]
 
 
@@ -82,10 +83,11 @@ def crop_normalise(
     mean: tuple[float, float, float],
     std: tuple[float, float, float],
     bgr: bool = True,
-    border: float = 0.0,
+    border: float | tuple[float, float, float] = 0.0,
 ) -> np.ndarray:
     """(H, W, 3) uint8 frame and (B, 2, 3) crop affines (frame pixels -> crop pixels) ->
-    (B, 3, size, size) float32 normalised RGB crops."""
+    (B, 3, size, size) float32 normalised RGB crops. ``border``: the pixel value (0..255) outside
+    the frame, one for all channels or one per output (RGB) channel."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 frame, got {frame.shape} {frame.dtype}")
     affines = np.asarray(affines, dtype=np.float64).reshape(-1, 2, 3)
@@ -95,21 +97,25 @@ def crop_normalise(
     std_arr = np.asarray(std, dtype=np.float32)
     scale = (1.0 / (255.0 * std_arr)).astype(np.float32)
     offset = (-np.asarray(mean, dtype=np.float32) / std_arr).astype(np.float32)
-    _crop_normalise(np.ascontiguousarray(frame), affines, out, scale, offset, np.float32(border), bgr)
+    border_rgb = np.broadcast_to(np.asarray(border, dtype=np.float32), (3,)).copy()
+    _crop_normalise(np.ascontiguousarray(frame), affines, out, scale, offset, border_rgb, bgr)
     return out
 
 
 def crop_normalise_reference(
-    frame: np.ndarray, affines: np.ndarray, size: int, mean, std, bgr: bool = True, border: float = 0.0
+    frame: np.ndarray, affines: np.ndarray, size: int, mean, std, bgr: bool = True,
+    border: float | tuple[float, float, float] = 0.0,
 ) -> np.ndarray:
     """The same with OpenCV and NumPy, one step at a time: the reference the kernel is tested and
     benchmarked against."""
     import cv2
 
     out = []
+    rgb = np.broadcast_to(np.asarray(border, dtype=np.float64), (3,))
+    value = tuple(float(v) for v in (rgb[::-1] if bgr else rgb))  # in the frame's channel order
     for A in np.asarray(affines, dtype=np.float64).reshape(-1, 2, 3):
         crop = cv2.warpAffine(frame, A, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                              borderValue=(border, border, border))
+                              borderValue=value)  # uint8: a border value is rounded to a whole level
         if bgr:
             crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
         x = (crop.astype(np.float32) / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)

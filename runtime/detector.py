@@ -1,0 +1,225 @@
+"""Finding every person in a frame: the learned single-stage detector (an ONNX file of its own).
+
+The file's contract (metadata key ``pose3d_detector``, JSON, ``format`` 1):
+
+- input ``frame``: (B, 3, S, S) float32 RGB, ``(pixel / 255 - mean) / std``; the whole frame
+  letterboxed into the square by ``pose3d.crop.box_to_affine(pose3d.crop.frame_box(W, H), S)``,
+  pixels outside the frame 0 after normalisation (``letterbox_affine``, ``preprocess``: the
+  runtime's fused crop kernel with a border of ``255 * mean``);
+- outputs, on a grid of stride 4 (S/4 cells a side): ``centre`` (B, 1, S/4, S/4), the probability
+  that a person's box centre falls in the cell; ``size`` (B, 2, S/4, S/4), the box's width and height
+  in input pixels; ``offset`` (B, 2, S/4, S/4), the centre inside its cell in cells (0..1): the centre
+  of column i is at input pixel ``stride * (i + offset_x) - 0.5`` (rows likewise);
+- the box is the extent of the person's 17 joints (x0, y0, x1, y1); the pose crop around it is the
+  square ``pose3d.crop.square_box`` makes of its corners, with the pose model's margin.
+
+``decode`` turns the maps into boxes: a cell is a candidate where its ``centre`` is the largest of
+its 3 x 3 neighbourhood and at least the score threshold; the best ``max_people`` survive greedy
+suppression of boxes overlapping a better one by IoU > ``SUPPRESS_IOU`` (the 3 x 3 peak already
+keeps one cell per person; suppression catches two peaks on one person). ``PersonDetector`` maps
+them back to frame pixels through the letterbox's inverse. No person is an empty list, not an error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pose3d.crop import apply_affine, box_to_affine, frame_box, invert_affine, square_box
+from pose3d.metrics import box_iou
+from pose3d_runtime.model import CUDA, ModelError, _sha256, choose_providers
+from pose3d_runtime.preprocess import crop_normalise
+
+DEFAULT_DETECTOR_NAME = "pose3d-detector.onnx"
+METADATA_KEY = "pose3d_detector"
+FORMAT = 1
+OUTPUTS = ("centre", "size", "offset")
+SUPPRESS_IOU = 0.6  # two people overlapping more than this are rarer than two peaks on one person
+MAX_PEOPLE = 20
+MAX_SIDE = 100_000  # frames larger than this (in pixels, either side) are refused
+
+
+def default_detector_path() -> Path:
+    """Where the shipped detector lives (``runtime/models/``), whether or not it is installed."""
+    return Path(str(resources.files("pose3d_runtime") / "models" / DEFAULT_DETECTOR_NAME))
+
+
+NOT_INSTALLED = ("no person detector is installed ({path}): pass --detector FILE (an ONNX detector from "
+                 "pose3d-export), --bbox X,Y,W,H (the person's box) or --full-image (inputs that are person crops)")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One person found in a frame, in frame pixels."""
+
+    extent: np.ndarray  # (4,) x0, y0, x1, y1: the person's 17 joints' extent
+    box: np.ndarray  # (3,) cx, cy, side: the square pose crop around it (with the pose model's margin)
+    score: float  # the detector's centre probability, 0..1
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """What the runtime reads from a detector's metadata."""
+
+    input_size: int
+    stride: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    score_threshold: float
+    model_id: str
+    version: str
+    metrics: dict[str, Any]
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], path: Path) -> "DetectorInfo":
+        if METADATA_KEY not in meta:
+            hint = (": it is a pose model (give it as --model)" if "joint_names" in meta
+                    else f" (no '{METADATA_KEY}' metadata)")
+            raise ModelError(f"{path}: not a pose3d person detector{hint}")
+        try:
+            spec = json.loads(meta[METADATA_KEY])
+            fmt = int(spec["format"])
+        except (KeyError, ValueError, TypeError) as e:
+            raise ModelError(f"{path}: malformed '{METADATA_KEY}' metadata ({type(e).__name__}: {e})") from None
+        if fmt != FORMAT:
+            raise ModelError(f"{path}: detector format {fmt}; this runtime reads format {FORMAT} (update pose3d)")
+        try:
+            info = cls(input_size=int(spec["input_size"]), stride=int(spec["stride"]),
+                       mean=tuple(float(v) for v in spec["mean"]), std=tuple(float(v) for v in spec["std"]),
+                       score_threshold=float(spec["score_threshold"]), model_id=f"{path.name}:{_sha256(path)[:12]}",
+                       version=meta.get("pose3d_version", "?"), metrics=json.loads(meta.get("metrics", "{}")))
+        except (KeyError, ValueError, TypeError) as e:
+            raise ModelError(f"{path}: malformed '{METADATA_KEY}' metadata ({type(e).__name__}: {e})") from None
+        if (len(info.mean) != 3 or len(info.std) != 3 or min(info.std) <= 0 or info.stride <= 0
+                or info.input_size <= 0 or info.input_size % info.stride):
+            raise ModelError(f"{path}: inconsistent '{METADATA_KEY}' metadata: {spec}")
+        return info
+
+
+def local_peaks(centre: np.ndarray) -> np.ndarray:
+    """(h, w) map -> (h, w) bool: the cells that are the maximum of their 3 x 3 neighbourhood."""
+    h, w = centre.shape
+    padded = np.full((h + 2, w + 2), -np.inf, dtype=np.float64)
+    padded[1:-1, 1:-1] = centre
+    best = np.max([padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)], axis=0)
+    return centre >= best
+
+
+def suppress(extents: np.ndarray, scores: np.ndarray, iou: float, keep: int) -> np.ndarray:
+    """Indices of the boxes kept by greedy suppression, best score first, at most ``keep``."""
+    order = np.argsort(-scores, kind="stable")
+    kept: list[int] = []
+    for i in order:
+        if len(kept) >= keep:
+            break
+        if not kept or box_iou(extents[i:i + 1], extents[kept]).max() <= iou:
+            kept.append(int(i))
+    return np.asarray(kept, dtype=np.int64)
+
+
+def decode(centre: np.ndarray, size: np.ndarray, offset: np.ndarray, stride: int, threshold: float,
+           max_people: int = MAX_PEOPLE, suppress_iou: float = SUPPRESS_IOU) -> tuple[np.ndarray, np.ndarray]:
+    """One image's maps -> (K, 4) joint-extent boxes (x0, y0, x1, y1) in input pixels and (K,) scores,
+    best first. ``centre`` (1, h, w), ``size`` and ``offset`` (2, h, w)."""
+    c = np.asarray(centre, dtype=np.float64)[0]  # (h, w)
+    ok = local_peaks(c) & (c >= threshold) & np.isfinite(c)
+    rows, cols = np.nonzero(ok)
+    scores = c[rows, cols]
+    order = np.argsort(-scores, kind="stable")
+    rows, cols, scores = rows[order], cols[order], scores[order]
+    cx = stride * (cols + offset[0, rows, cols]) - 0.5
+    cy = stride * (rows + offset[1, rows, cols]) - 0.5
+    w = np.maximum(size[0, rows, cols].astype(np.float64), 0.0)
+    h = np.maximum(size[1, rows, cols].astype(np.float64), 0.0)
+    extents = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1).reshape(-1, 4)
+    good = np.isfinite(extents).all(axis=-1)
+    extents, scores = extents[good], scores[good]
+    kept = suppress(extents, scores, suppress_iou, max_people)
+    return extents[kept].reshape(-1, 4), scores[kept]
+
+
+def check_frame(frame: np.ndarray) -> None:
+    """ValueError with the reason for a frame the detector cannot take."""
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise ValueError(f"the detector takes (H, W, 3) uint8 BGR frames, got {got}")
+    H, W = frame.shape[:2]
+    if H == 0 or W == 0:
+        raise ValueError(f"empty frame ({W} x {H} pixels)")
+    if max(H, W) > MAX_SIDE:
+        raise ValueError(f"frame too large ({W} x {H} pixels; at most {MAX_SIDE:,} a side)")
+
+
+class PersonDetector:
+    """Every person in a frame, from a detector ONNX file (``path``; None: the shipped one).
+
+    ``margin``: the pose model's crop margin, for the square pose boxes. Raises ModelError when the
+    file is missing (the message says what to pass instead), cannot be loaded, or is not a detector.
+    """
+
+    def __init__(self, path: str | Path | None = None, margin: float = 0.2, device: str = "auto",
+                 threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path) if path is not None else default_detector_path()
+        if not self.path.is_file():
+            if path is None:
+                raise ModelError(NOT_INSTALLED.format(path=self.path))
+            raise ModelError(f"detector file not found: {self.path}")
+        self.margin = float(margin)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = threads
+        providers = choose_providers(device)
+        if CUDA in providers:
+            ort.set_default_logger_severity(3)
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise ModelError(f"{self.path}: onnxruntime cannot load it: {str(e).strip().splitlines()[0]}") from None
+        if device == "cuda" and self.session.get_providers()[0] != CUDA:
+            raise ModelError("--device cuda: onnxruntime fell back to the CPU provider for the detector")
+        self.provider = self.session.get_providers()[0]
+        self.info = DetectorInfo.from_metadata(dict(self.session.get_modelmeta().custom_metadata_map), self.path)
+        inputs = [i.name for i in self.session.get_inputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        if inputs != ["frame"] or not set(OUTPUTS) <= set(outputs):
+            raise ModelError(f"{self.path}: a detector takes 'frame' and gives {', '.join(OUTPUTS)}; "
+                             f"this file takes {inputs} and gives {outputs}")
+        self._border = tuple(255.0 * m for m in self.info.mean)  # normalises to 0
+
+    def describe(self) -> str:
+        return f"{self.info.model_id} on {self.provider.replace('ExecutionProvider', '')}"
+
+    def letterbox_affine(self, shape: tuple[int, ...]) -> np.ndarray:
+        """(2, 3) affine from frame pixels onto the detector's square input."""
+        H, W = shape[:2]
+        return box_to_affine(frame_box(W, H), self.info.input_size)
+
+    def preprocess(self, frame: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 BGR frame -> (1, 3, S, S) float32 network input."""
+        check_frame(frame)
+        I = self.info
+        return crop_normalise(frame, self.letterbox_affine(frame.shape)[None], I.input_size, I.mean, I.std,
+                              bgr=True, border=self._border)
+
+    def __call__(self, frame: np.ndarray, min_score: float | None = None,
+                 max_people: int = MAX_PEOPLE) -> list[Detection]:
+        """Every person in ``frame`` with a score of at least ``min_score`` (None: the detector's own
+        threshold), best first, at most ``max_people``."""
+        x = self.preprocess(frame)
+        centre, size, offset = self.session.run(list(OUTPUTS), {"frame": x})
+        threshold = self.info.score_threshold if min_score is None else float(min_score)
+        extents, scores = decode(centre[0], size[0], offset[0], self.info.stride, threshold, max_people)
+        if len(scores) == 0:
+            return []
+        back = invert_affine(self.letterbox_affine(frame.shape))
+        corners = apply_affine(back, extents.reshape(-1, 2, 2))  # (K, 2, 2): top-left, bottom-right
+        boxes = square_box(corners, self.margin)
+        return [Detection(corners[k].reshape(4), boxes[k], float(scores[k])) for k in range(len(scores))]

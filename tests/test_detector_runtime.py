@@ -1,0 +1,184 @@
+"""The runtime's person detector: decoding fabricated maps, the letterbox round trip on frames of any
+shape, and the file contract (metadata, bad files), with detector ONNX files fabricated here."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pose3d.crop import apply_affine, box_to_affine, frame_box
+from pose3d_runtime.detector import (METADATA_KEY, PersonDetector, check_frame, decode, default_detector_path,
+                                     local_peaks)
+from pose3d_runtime.model import ModelError
+from pose3d_runtime.preprocess import crop_normalise, crop_normalise_reference
+
+SIZE = 64  # the fabricated detectors' input side (16 x 16 cells)
+
+
+def blob_detector(path, size: int = SIZE, box_wh=(24.0, 40.0), threshold: float = 0.5, meta: dict | None = None,
+                  mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)):
+    """A detector ONNX file whose ``centre`` is the input's red channel averaged over each 4 x 4 cell
+    (with mean 0 and std 1: the red level / 255), so a red blob in a frame is a person there; every
+    box is ``box_wh`` input pixels, its centre in the middle of its cell."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    def const(name, values, dims):
+        return helper.make_tensor(name, TensorProto.FLOAT, dims, np.asarray(values, np.float32).ravel().tolist())
+
+    ints = lambda name, v: helper.make_tensor(name, TensorProto.INT64, [len(v)], v)  # noqa: E731
+    nodes = [
+        helper.make_node("Slice", ["frame", "s0", "s1", "ax"], ["red"]),
+        helper.make_node("AveragePool", ["red"], ["centre"], kernel_shape=[4, 4], strides=[4, 4]),
+        helper.make_node("Mul", ["centre", "zero"], ["z"]),
+        helper.make_node("Concat", ["z", "z"], ["zz"], axis=1),
+        helper.make_node("Add", ["zz", "wh"], ["size"]),
+        helper.make_node("Add", ["zz", "half"], ["offset"]),
+    ]
+    inits = [ints("s0", [0]), ints("s1", [1]), ints("ax", [1]), const("zero", [0.0], []),
+             const("wh", box_wh, [1, 2, 1, 1]), const("half", [0.5, 0.5], [1, 2, 1, 1])]
+    cells = size // 4
+    graph = helper.make_graph(
+        nodes, "blob_detector", [helper.make_tensor_value_info("frame", TensorProto.FLOAT, ["B", 3, size, size])],
+        [helper.make_tensor_value_info("centre", TensorProto.FLOAT, ["B", 1, cells, cells]),
+         helper.make_tensor_value_info("size", TensorProto.FLOAT, ["B", 2, cells, cells]),
+         helper.make_tensor_value_info("offset", TensorProto.FLOAT, ["B", 2, cells, cells])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    spec = {"format": 1, "input_size": size, "stride": 4, "mean": list(mean), "std": list(std),
+            "letterbox": "pose3d.crop.frame_box", "box": "the 17 joints' extent in input pixels",
+            "score_threshold": threshold}
+    entries = {METADATA_KEY: json.dumps(spec), "pose3d_version": "test", "metrics": "{}"}
+    entries.update(meta or {})
+    for k, v in entries.items():
+        if v is not None:
+            model.metadata_props.add(key=k, value=v)
+    onnx.save(model, str(path))
+    return path
+
+
+def red_blobs(width: int, height: int, centres, sigma: float) -> np.ndarray:
+    """A black BGR frame with a red Gaussian blob (peak 255) at each (x, y) pixel centre."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    red = np.zeros((height, width))
+    for cx, cy in centres:
+        red = np.maximum(red, np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * sigma**2)))
+    frame = np.zeros((height, width, 3), np.uint8)
+    frame[..., 2] = np.round(255 * red).astype(np.uint8)
+    return frame
+
+
+def maps(people, cells: int = 16):
+    """Fabricated (centre, size, offset) maps with a peak per (row, col, score, w, h, dx, dy)."""
+    centre = np.zeros((1, cells, cells), np.float32)
+    size = np.zeros((2, cells, cells), np.float32)
+    offset = np.full((2, cells, cells), 0.5, np.float32)
+    for r, c, score, w, h, dx, dy in people:
+        centre[0, r, c] = score
+        size[:, r, c] = (w, h)
+        offset[:, r, c] = (dx, dy)
+    return centre, size, offset
+
+
+def test_decode_finds_two_people_at_their_cells():
+    extents, scores = decode(*maps([(3, 4, 0.9, 20, 40, 0.25, 0.75), (10, 12, 0.7, 16, 30, 0.5, 0.5)]), 4, 0.5)
+    assert scores.tolist() == pytest.approx([0.9, 0.7])
+    cx, cy = 4 * (4 + 0.25) - 0.5, 4 * (3 + 0.75) - 0.5  # the contract's cell -> pixel rule
+    np.testing.assert_allclose(extents[0], [cx - 10, cy - 20, cx + 10, cy + 20])
+    np.testing.assert_allclose(extents[1], [4 * 12.5 - 0.5 - 8, 4 * 10.5 - 0.5 - 15, 4 * 12.5 - 0.5 + 8,
+                                            4 * 10.5 - 0.5 + 15])
+
+
+def test_decode_threshold_peaks_suppression_and_limit():
+    people = [(3, 4, 0.9, 20, 40, 0.5, 0.5), (10, 12, 0.45, 16, 30, 0.5, 0.5)]
+    assert len(decode(*maps(people), 4, 0.5)[1]) == 1  # below the threshold
+    assert len(decode(*maps(people), 4, 0.4)[1]) == 2
+    assert len(decode(*maps(people), 4, 0.4, max_people=1)[1]) == 1
+    # A neighbour of a peak is no peak of its own; two peaks on one person are suppressed.
+    centre, size, offset = maps([(3, 4, 0.9, 40, 40, 0.5, 0.5), (3, 5, 0.8, 40, 40, 0.5, 0.5),
+                                 (3, 6, 0.85, 40, 40, 0.0, 0.5)])
+    assert local_peaks(centre[0])[3, 4] and not local_peaks(centre[0])[3, 5]
+    extents, scores = decode(centre, size, offset, 4, 0.5)
+    assert scores.tolist() == pytest.approx([0.9])  # the third peak's box overlaps the first's by 34/46
+    assert len(decode(centre, size, offset, 4, 0.5, suppress_iou=0.8)[1]) == 2
+    # Nobody: an empty answer, not an error.
+    extents, scores = decode(*maps([]), 4, 0.5)
+    assert extents.shape == (0, 4) and scores.shape == (0,)
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (640, 360), (37, 301), (1, 1)])
+def test_letterbox_zero_border_matches_the_opencv_chain(shape, rng):
+    H, W = shape
+    frame = rng.integers(0, 256, size=(H, W, 3), dtype=np.uint8)
+    A = box_to_affine(frame_box(W, H), SIZE)[None]
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    border = tuple(255 * m for m in mean)
+    ours = crop_normalise(frame, A, SIZE, mean, std, border=border)
+    ref = crop_normalise_reference(frame, A, SIZE, mean, std, border=border)
+    assert np.abs(ours - ref).max() * 255 * max(std) < 6.0  # OpenCV: 1/32-pixel steps, a whole-level border
+    # Outside the frame the input is 0 after normalisation, as the contract says.
+    corners = apply_affine(A[0], np.array([[-0.5, -0.5], [W - 0.5, H - 0.5]]))
+    (x0, y0), (x1, y1) = np.floor(corners[0]).astype(int) - 1, np.ceil(corners[1]).astype(int) + 1
+    outside = np.ones((SIZE, SIZE), bool)
+    outside[max(y0, 0):y1, max(x0, 0):x1] = False
+    assert np.abs(ours[0][:, outside]).max(initial=0.0) < 1e-6
+
+
+@pytest.mark.parametrize("wh", [(640, 480), (360, 640), (200, 900)])
+def test_detections_map_back_to_the_frame_for_portrait_and_landscape(tmp_path, wh):
+    W, H = wh
+    det = PersonDetector(blob_detector(tmp_path / "det.onnx"), margin=0.2, device="cpu")
+    scale = SIZE / max(W, H)  # frame pixels -> input pixels
+    people = [(0.3 * W, 0.4 * H), (0.75 * W, 0.7 * H)]
+    found = det(red_blobs(W, H, people, sigma=4.0 / scale))
+    assert len(found) == 2 and all(0.5 <= d.score <= 1.0 for d in found)
+    centres = sorted(((d.extent[0] + d.extent[2]) / 2, (d.extent[1] + d.extent[3]) / 2) for d in found)
+    np.testing.assert_allclose(centres, sorted(people), atol=2.5 / scale)  # within a cell's half
+    for d in found:
+        np.testing.assert_allclose(d.extent[2:] - d.extent[:2], np.array([24.0, 40.0]) / scale, rtol=1e-6)
+        # The pose crop: a square of (1 + 2 margin) times the longer side, around the extent's centre.
+        np.testing.assert_allclose(d.box, [*(d.extent[:2] + d.extent[2:]) / 2, 1.4 * 40.0 / scale], rtol=1e-6)
+    assert det(np.zeros((H, W, 3), np.uint8)) == []  # nobody: an empty list
+
+
+def test_empty_and_malformed_frames_are_refused_clearly(tmp_path):
+    det = PersonDetector(blob_detector(tmp_path / "det.onnx"), device="cpu")
+    with pytest.raises(ValueError, match="empty frame"):
+        det(np.zeros((0, 640, 3), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        check_frame(np.zeros((10, 10), np.uint8))
+    assert det(np.full((1, 1, 3), 255, np.uint8)) != []  # one red pixel is a whole (tiny) frame
+
+
+def test_bad_detector_files_get_messages_naming_them(tmp_path, tiny_onnx):
+    with pytest.raises(ModelError, match="detector file not found: .*absent.onnx"):
+        PersonDetector(tmp_path / "absent.onnx")
+    if not default_detector_path().is_file():
+        with pytest.raises(ModelError, match="no person detector is installed.*--bbox.*--full-image"):
+            PersonDetector(None)
+    with pytest.raises(ModelError, match="tiny.onnx: not a pose3d person detector: it is a pose model"):
+        PersonDetector(tiny_onnx, device="cpu")
+    (tmp_path / "junk.onnx").write_bytes(b"not onnx")
+    with pytest.raises(ModelError, match="junk.onnx: onnxruntime cannot load it"):
+        PersonDetector(tmp_path / "junk.onnx", device="cpu")
+    bad = blob_detector(tmp_path / "v2.onnx", meta={METADATA_KEY: json.dumps({"format": 2})})
+    with pytest.raises(ModelError, match="v2.onnx: detector format 2"):
+        PersonDetector(bad, device="cpu")
+    bad = blob_detector(tmp_path / "half.onnx", meta={METADATA_KEY: json.dumps({"format": 1, "input_size": 64})})
+    with pytest.raises(ModelError, match="half.onnx: malformed"):
+        PersonDetector(bad, device="cpu")
+
+
+def test_decode_agrees_with_the_training_side(rng):
+    """The runtime's decode and the one validation uses (pose3d.models.detector, torch side) agree."""
+    pytest.importorskip("torch")
+    from pose3d.models import detector as training
+
+    centre = rng.random((1, 1, 16, 16)).astype(np.float32)
+    size = rng.uniform(5, 40, size=(1, 2, 16, 16)).astype(np.float32)
+    offset = rng.random((1, 2, 16, 16)).astype(np.float32)
+    for threshold, people, overlap in ((0.5, 10, 0.6), (0.2, 3, 0.3), (0.95, 10, 0.6)):
+        (want, want_scores), = training.decode(centre, size, offset, threshold, people, overlap)
+        got, got_scores = decode(centre[0], size[0], offset[0], training.STRIDE, threshold, people, overlap)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-4)
+        np.testing.assert_allclose(got_scores, want_scores, rtol=1e-6)

@@ -1,9 +1,17 @@
-"""pose3d-run: 3D poses for a folder of images, a video, or a webcam, with the shipped model or yours.
+"""pose3d-run: 3D poses of every person in a folder of images, a video, or a webcam, with the shipped
+models or yours.
 
     pose3d-run photos/ -o results/               # every image under photos/, resumable
-    pose3d-run --video clip.mp4 --no-display     # JSON Lines + annotated video
+    pose3d-run --video clip.mp4 --no-display     # JSON Lines + annotated video, people tracked
     pose3d-run --webcam                          # live window with FPS; q or Esc to stop
-    pose3d-run photos/ --model my.onnx --device cpu --threads 2
+    pose3d-run photos/ --model my.onnx --detector det.onnx --device cpu --threads 2
+
+The box policy is chosen here, once (``choose_boxes``): ``--bbox`` (a given box), ``--full-image``
+(each input is a person crop), else the person detector (``--detector``, default the shipped
+``runtime/models/pose3d-detector.onnx``): every person in folders, tracked people in streams. When no
+detector is installed and none is given, the run says so on stderr and treats each whole image as
+one person crop, as ``--full-image`` does (records say ``box_source: "full_image"``); a ``--detector``
+file that is missing or not a detector is an error (exit status 1).
 
 Exit status: see EXIT_STATUS (also shown by --help).
 """
@@ -30,10 +38,12 @@ Exit status:
 
 FOLDER_ONLY = ("overwrite", "no_annotate", "batch_size")
 STREAM_ONLY = ("no_display", "smooth", "max_frames")
+DETECTOR_ONLY = ("detector_path", "max_people", "min_score")
+MAX_PEOPLE = 10
 
 
 def _focal(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    from pose3d_runtime.pipeline import MAX_PIXELS
+    from pose3d_runtime.boxes import MAX_PIXELS
 
     if value is not None and not (math.isfinite(value) and 1.0 <= value <= MAX_PIXELS):
         raise click.BadParameter(f"takes a focal length in pixels from 1 to {MAX_PIXELS:,}, got {value}")
@@ -48,6 +58,43 @@ def _check_mode(ctx: click.Context, folder_mode: bool) -> None:
         names = ", ".join("--" + n.replace("_", "-") for n in given)
         where = "--video and --webcam" if folder_mode else "a FOLDER or IMAGE"
         raise click.UsageError(f"{names} only {'apply' if len(given) > 1 else 'applies'} to {where}")
+
+
+def _given(ctx: click.Context, names: tuple[str, ...]) -> list[str]:
+    return ["--" + n.replace("_path", "").replace("_", "-") for n in names
+            if ctx.get_parameter_source(n) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
+
+
+def choose_boxes(ctx: click.Context, estimator, folder_mode: bool, bbox: str | None, full_image: bool,
+                 detector_path: Path | None, max_people: int, min_score: float | None, device: str,
+                 threads: int | None):
+    """The run's box source (``pose3d_runtime.boxes``), from the options (see the module docstring)."""
+    from pose3d_runtime.boxes import Detect, FixedBox, FullImage, Track, parse_bbox
+    from pose3d_runtime.detector import PersonDetector, default_detector_path
+    from pose3d_runtime.track import Tracker
+
+    if bbox is not None or full_image:
+        given = _given(ctx, DETECTOR_ONLY)
+        if given:
+            raise click.UsageError(f"{', '.join(given)} only {'apply' if len(given) > 1 else 'applies'} with a detector, not with "
+                                   f"{'--bbox' if bbox is not None else '--full-image'}")
+        if full_image:
+            return FullImage()
+        try:
+            return FixedBox(parse_bbox(bbox, estimator.margin))
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--bbox") from None
+    if detector_path is None and not default_detector_path().is_file():
+        click.echo(f"no person detector is installed ({default_detector_path()}): each whole image is taken as "
+                   "one person crop, as with --full-image; pass --detector FILE, or --bbox X,Y,W,H", err=True)
+        return FullImage()
+    try:
+        detector = PersonDetector(detector_path, margin=estimator.margin, device=device, threads=threads)
+    except (ModelError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"detector {detector.describe()}", err=True)
+    detect = Detect(detector, max_people, min_score)
+    return detect if folder_mode else Track(detect, Tracker(estimator.margin))
 
 
 def _display_available() -> bool:
@@ -71,6 +118,12 @@ def _display_available() -> bool:
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=16, show_default=True, help="Images per model call.")
 @click.option("--bbox", default=None, metavar="X,Y,W,H", help="The person's box in pixels, skipping detection.")
 @click.option("--full-image", is_flag=True, help="Each input is already a person crop.")
+@click.option("--detector", "detector_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A person detector ONNX file (default: the one shipped with the package, where installed).")
+@click.option("--max-people", type=click.IntRange(1, 100), default=MAX_PEOPLE, show_default=True,
+              help="At most this many people per image or frame.")
+@click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None, metavar="X",
+              help="Report people the detector scores at least X (default: the detector's own threshold).")
 @click.option("--focal", type=float, default=None, metavar="PIXELS", callback=_focal,
               help="The camera's focal length, for placing the pose in depth (default: the image's longer side).")
 @click.option("--overwrite", is_flag=True, help="Folders: redo images whose results exist.")
@@ -81,8 +134,8 @@ def _display_available() -> bool:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def main(ctx: click.Context, input_path: Path | None, video: Path | None, webcam: int | None, out: Path, model_path: Path | None,
-         device: str, threads: int | None, batch_size: int, bbox: str | None, full_image: bool, focal: float | None,
-         overwrite: bool,
+         device: str, threads: int | None, batch_size: int, bbox: str | None, full_image: bool,
+         detector_path: Path | None, max_people: int, min_score: float | None, focal: float | None, overwrite: bool,
          no_annotate: bool, no_display: bool, smooth: bool, max_frames: int | None, quiet: bool) -> None:
     given = [x is not None for x in (input_path, video, webcam)]
     if sum(given) != 1:
@@ -95,22 +148,20 @@ def main(ctx: click.Context, input_path: Path | None, video: Path | None, webcam
     except (ModelError, ValueError) as e:
         raise click.ClickException(str(e)) from None
 
-    from pose3d_runtime.pipeline import Estimator, parse_bbox
+    from pose3d_runtime.pipeline import Estimator
 
     estimator = Estimator(model, focal_px=focal)
-    try:
-        box = None if bbox is None else parse_bbox(bbox, estimator.margin)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--bbox") from None
+    boxes = choose_boxes(ctx, estimator, input_path is not None, bbox, full_image, detector_path, max_people,
+                         min_score, device, threads)
     click.echo(f"model {model.describe()}", err=True)
     if input_path is not None:
-        _folder(estimator, input_path, out, batch_size, overwrite, not no_annotate, box, full_image, quiet)
+        _folder(estimator, boxes, input_path, out, batch_size, overwrite, not no_annotate, quiet)
     else:
-        _stream(estimator, video, webcam, out, no_display, smooth, box, full_image, max_frames)
+        _stream(estimator, boxes, video, webcam, out, no_display, smooth, max_frames)
 
 
-def _folder(estimator, root: Path, out: Path, batch_size: int, overwrite: bool, annotate_images: bool, box,
-            full_image: bool, quiet: bool) -> None:
+def _folder(estimator, boxes, root: Path, out: Path, batch_size: int, overwrite: bool, annotate_images: bool,
+            quiet: bool) -> None:
     from tqdm import tqdm
 
     from pose3d_runtime.folder import FolderError, run_folder
@@ -122,9 +173,8 @@ def _folder(estimator, root: Path, out: Path, batch_size: int, overwrite: bool, 
         bars.append(tqdm(total=n, unit="img", disable=quiet, file=sys.stderr))
 
     try:
-        report = run_folder(estimator, root, out, batch_size=batch_size, overwrite=overwrite,
-                            annotate_images=annotate_images, bbox=box, full_image=full_image,
-                            progress=lambda n: bars[0].update(n), on_total=total)
+        report = run_folder(estimator, root, out, boxes, batch_size=batch_size, overwrite=overwrite,
+                            annotate_images=annotate_images, progress=lambda n: bars[0].update(n), on_total=total)
     except FolderError as e:
         raise click.UsageError(str(e)) from None
     except OutputError as e:
@@ -133,7 +183,8 @@ def _folder(estimator, root: Path, out: Path, batch_size: int, overwrite: bool, 
         for bar in bars:
             bar.close()
     r = report.as_dict()
-    click.echo(f"{r['processed']} processed ({r['no_person']} without a person), {r['skipped_already_done']} already "
+    click.echo(f"{r['processed']} processed ({r['people']} people; {r['no_person']} images without a person), "
+               f"{r['skipped_already_done']} already "
                f"done, {r['failed']} failed, {r['ignored_not_images']} not images; {r['seconds']} s -> {out}")
     for e in report.failed:
         click.echo(f"  failed: {e['file']}: {e['error']}", err=True)
@@ -142,8 +193,8 @@ def _folder(estimator, root: Path, out: Path, batch_size: int, overwrite: bool, 
         sys.exit(1)
 
 
-def _stream(estimator, video: Path | None, webcam: int | None, out: Path, no_display: bool, smooth: bool, box,
-            full_image: bool, max_frames: int | None) -> None:
+def _stream(estimator, boxes, video: Path | None, webcam: int | None, out: Path, no_display: bool, smooth: bool,
+            max_frames: int | None) -> None:
     from pose3d_runtime.outputs import OutputError, check_output_folder
     from pose3d_runtime.sources import open_capture
     from pose3d_runtime.stream import run_stream
@@ -162,10 +213,11 @@ def _stream(estimator, video: Path | None, webcam: int | None, out: Path, no_dis
         cap = open_capture(source)
     except OSError as e:
         raise click.ClickException(str(e)) from None
-    report = run_stream(estimator, cap, out, name, live=video is None, display=display, smooth=smooth, bbox=box,
-                        full_image=full_image, max_frames=max_frames)
+    report = run_stream(estimator, cap, out, name, boxes, live=video is None, display=display, smooth=smooth,
+                        max_frames=max_frames)
     r = report.as_dict()
-    click.echo(f"{r['frames']} frames ({r['frames_with_person']} with a person), {r['frames_per_second']} frames/s, "
+    click.echo(f"{r['frames']} frames ({r['frames_with_person']} with a person, {r['tracks']} tracks), "
+               f"{r['frames_per_second']} frames/s, "
                f"latency median {r['latency_ms_median']} ms, p95 {r['latency_ms_p95']} ms; ended: {r['ended_by']} -> {out}")
 
 

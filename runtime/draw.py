@@ -1,13 +1,16 @@
-"""Annotated frames with OpenCV alone: the 2D skeleton over the image and a 3D skeleton inset.
+"""Annotated frames with OpenCV alone: every person's 2D skeleton over the image and 3D skeleton insets.
 
 Colours follow the usual convention: the person's left side blue, right side red, the spine green
-(from the joint names in the model's metadata). The inset shows the 3D pose from a camera turned
-``INSET_YAW`` degrees about the vertical, so depth the photo hides becomes visible.
+(from the joint names in the model's metadata). Each person's box has a colour of its own (by track
+id in streams, by rank in folders) and a label; the insets (top right, one per person, at most
+``MAX_INSETS``, framed in the box's colour) show the 3D pose from a camera turned ``INSET_YAW``
+degrees about the vertical, so depth the photo hides becomes visible.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
@@ -15,6 +18,21 @@ import numpy as np
 
 LEFT, RIGHT, CENTRE = (255, 128, 0), (0, 0, 255), (0, 200, 0)  # BGR
 INSET_YAW = 60.0
+MAX_INSETS = 3
+BOX_COLOURS = ((0, 255, 255), (255, 0, 255), (255, 255, 0), (0, 165, 255), (180, 255, 120), (255, 160, 160))  # BGR
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One person to draw: frame-pixel joints, the root-relative 3D pose, the square box, the 3D pose
+    reprojected (or None), a label and the index of its colour."""
+
+    joints_2d: np.ndarray  # (J, 2)
+    pose_mm: np.ndarray  # (J, 3)
+    box: np.ndarray  # (3,) cx, cy, side
+    reprojected: np.ndarray | None = None  # (J, 2)
+    label: str = ""
+    colour: int = 0
 
 
 def limb_colours(names: Sequence[str]) -> list[tuple[int, int, int]]:
@@ -87,25 +105,38 @@ def draw_thin(image: np.ndarray, joints: np.ndarray, parents: Sequence[int], col
     return image
 
 
-def annotate(image: np.ndarray, joints_2d: np.ndarray | None, pose_mm: np.ndarray | None, box: np.ndarray | None,
-             parents: Sequence[int], names: Sequence[str], text: str = "",
-             reprojected: np.ndarray | None = None) -> np.ndarray:
-    """A copy of ``image`` with the box, the 3D pose reprojected (thin, when given), the 2D skeleton,
-    a 3D inset (top right) and a text line."""
+def annotate(image: np.ndarray, people: Sequence[Drawn], parents: Sequence[int], names: Sequence[str],
+             text: str = "") -> np.ndarray:
+    """A copy of ``image`` with every person's box and label, 3D pose reprojected (thin, when given)
+    and 2D skeleton, 3D insets (top right, the first ``MAX_INSETS`` people) and a text line."""
     out = np.ascontiguousarray(image.copy())
     H, W = out.shape[:2]
-    if box is not None:
-        draw_box(out, box)
-    if reprojected is not None:
-        draw_thin(out, reprojected, parents)
-    if joints_2d is not None:
-        draw_skeleton(out, joints_2d, parents, names)
-    s = min(H, W) // 3
-    if pose_mm is not None and s >= 48:  # no room for an inset on tiny images
-        out[:s, W - s:] = pose_inset(pose_mm, parents, names, s)
+    scale = max(0.4, max(H, W) / 1500)
+    for p in people:
+        colour = BOX_COLOURS[p.colour % len(BOX_COLOURS)]
+        draw_box(out, p.box, colour)
+        if p.reprojected is not None:
+            draw_thin(out, p.reprojected, parents)
+        draw_skeleton(out, p.joints_2d, parents, names)
+        if p.label:
+            x0, y0 = p.box[0] - p.box[2] / 2, p.box[1] - p.box[2] / 2
+            org = (int(np.clip(x0 + 4, 0, W - 1)), int(np.clip(y0 + 22 * scale, 12, H - 1)))
+            _text(out, p.label, org, 0.8 * scale, colour)
+    shown = list(people)[:MAX_INSETS]
+    s = min(H, W) // (3 if len(shown) <= 1 else 4)
+    if s >= 48:  # no room for insets on tiny images
+        for k, p in enumerate(shown):
+            x1 = W - k * s
+            if x1 - s < 0:
+                break
+            out[:s, x1 - s:x1] = pose_inset(p.pose_mm, parents, names, s)
+            if len(shown) > 1:
+                cv2.rectangle(out, (x1 - s, 0), (x1 - 1, s - 1), BOX_COLOURS[p.colour % len(BOX_COLOURS)], 2)
     if text:
-        scale = max(0.4, max(H, W) / 1500)
-        org = (8, int(24 * scale + 8))
-        cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), max(2, int(3 * scale)), cv2.LINE_AA)
-        cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), max(1, int(scale)), cv2.LINE_AA)
+        _text(out, text, (8, int(24 * scale + 8)), scale, (255, 255, 255))
     return out
+
+
+def _text(image: np.ndarray, text: str, org: tuple[int, int], scale: float, colour) -> None:
+    cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), max(2, int(3 * scale)), cv2.LINE_AA)
+    cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, max(1, int(scale)), cv2.LINE_AA)

@@ -8,10 +8,13 @@ Results mirror the input tree, named after the image with its extension's dot ma
 and symlink loops are listed in ``OUT/errors.json`` and the summary with the reason (and retried on
 the next run); files without an image extension are listed as ignored. The output folder is never
 read as input, even when it lies inside the input folder. ``OUT/summary.json`` and ``OUT/poses.npz``
-(every 'ok' result, this run's and earlier ones) are rewritten at the end.
+(a row per person of every 'ok' result, this run's and earlier ones) are rewritten at the end.
 
-Decoding and person detection run on a thread pool ahead of the model (OpenCV releases the GIL), so
-the stages overlap.
+Which boxes each image gets is the box source's business (``pose3d_runtime.boxes``: a given box, the
+whole image, or every person the detector finds); a record lists every person (``people``; schema in
+``pose3d_runtime.outputs``). Decoding and person detection run on a thread pool ahead of the model
+(OpenCV and onnxruntime release the GIL), so the stages overlap; the pose model takes the people of
+several images in one batch.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from pose3d_runtime.boxes import BoxSource, Target
 from pose3d_runtime.draw import annotate
 from pose3d_runtime.outputs import OutputError, check_output_folder, read_json, write_aggregate, write_image, write_json
-from pose3d_runtime.pipeline import Estimator, check_box_in_image, full_image_box, no_person_record
+from pose3d_runtime.pipeline import Estimator, Intrinsics, drawn_people, frame_record
 from pose3d_runtime.sources import ImageError, list_inputs, read_image
 
 
@@ -35,6 +39,7 @@ class FolderReport:
     done: int = 0
     skipped: int = 0
     no_person: int = 0
+    people: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -42,6 +47,7 @@ class FolderReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"processed": self.done, "skipped_already_done": self.skipped, "no_person": self.no_person,
+                "people": self.people,
                 "failed": len(self.failed), "ignored_not_images": len(self.ignored), "seconds": round(self.seconds, 2),
                 "images_per_second": round(self.done / self.seconds, 2) if self.seconds > 0 else None,
                 "aggregated_poses": self.aggregated, "errors": self.failed, "ignored": self.ignored}
@@ -51,9 +57,8 @@ class FolderReport:
 class _Loaded:
     rel: str
     image: np.ndarray | None = None
-    box: np.ndarray | None = None
-    box_source: str | None = None
-    detector_score: float | None = None
+    targets: list[Target] = field(default_factory=list)
+    camera: Intrinsics | None = None
     error: str | None = None
 
 
@@ -87,12 +92,12 @@ def check_folders(root: Path, out: Path) -> Path:
 
 
 def run_folder(
-    estimator: Estimator, root: Path, out: Path, batch_size: int = 16, overwrite: bool = False,
-    annotate_images: bool = True, bbox: np.ndarray | None = None, full_image: bool = False, workers: int = 2,
+    estimator: Estimator, root: Path, out: Path, boxes: BoxSource, batch_size: int = 16, overwrite: bool = False,
+    annotate_images: bool = True, workers: int = 2,
     progress: Callable[[int], Any] | None = None, on_total: Callable[[int], Any] | None = None,
 ) -> FolderReport:
-    """Every image under ``root`` (or the image ``root``) into ``out``. Raises FolderError or
-    OutputError before any work when the folders cannot be used."""
+    """Every image under ``root`` (or the image ``root``) into ``out``, each with the people ``boxes``
+    gives. Raises FolderError or OutputError before any work when the folders cannot be used."""
     report = FolderReport()
     start = time.perf_counter()
     base = check_folders(root, out)
@@ -106,21 +111,14 @@ def run_folder(
     report.skipped = len(images) - len(todo)
     if on_total:
         on_total(len(todo))
-    model_id = estimator.info.model_id
+    info = estimator.info
 
     def load(path: Path) -> _Loaded:
         item = _Loaded(rel(path))
         try:
             item.image = read_image(path)
-            if full_image:
-                item.box, item.box_source = full_image_box(item.image.shape), "full_image"
-            elif bbox is not None:
-                check_box_in_image(bbox, item.image.shape)
-                item.box, item.box_source = bbox, "given"
-            else:
-                found = estimator.detector(item.image)
-                if found is not None:
-                    item.box, item.box_source, item.detector_score = found.box, "detected", found.weight
+            item.camera = estimator.intrinsics(item.image.shape)
+            item.targets = boxes.boxes(item.image)
         except ImageError as e:
             item.error = str(e)
         except Exception as e:  # noqa: BLE001 - an unexpected failure costs this file, not the run
@@ -128,23 +126,32 @@ def run_folder(
         return item
 
     def finish(batch: list[_Loaded]) -> None:
+        pairs = [(item, t) for item in batch for t in item.targets]
         try:
-            poses = estimator.estimate([b.image for b in batch], [b.box for b in batch])
+            poses = estimator.estimate([item.image for item, _ in pairs], [t.box for _, t in pairs],
+                                       [item.camera for item, _ in pairs])
         except Exception as e:  # noqa: BLE001 - an unexpected failure costs this batch, not the run
             for item in batch:
                 report.failed.append({"file": item.rel, "error": f"model failed: {type(e).__name__}: {e}"})
-            poses = []
-        for item, pose in zip(batch, poses):
+            if progress:
+                progress(len(batch))
+            return
+        at = 0
+        for item in batch:
+            mine = list(zip(item.targets, poses[at:at + len(item.targets)]))
+            at += len(item.targets)
             try:
-                record = {"file": item.rel, **pose.record(item.box_source, item.detector_score, model_id),
-                          "joint_names": list(estimator.info.joint_names)}
+                people = boxes.observe(item.image.shape, [t for t, _ in mine], [p for _, p in mine])
+                record = {"file": item.rel, **frame_record(people, item.camera, info.model_id),
+                          "joint_names": list(info.joint_names)}
                 if annotate_images:
-                    picture = annotate(item.image, pose.joints_2d_px, pose.joints_3d_mm, pose.box,
-                                       estimator.info.joint_parents, estimator.info.joint_names,
-                                       f"score {pose.score:.2f}", pose.reprojected(item.image.shape))
-                    write_image(annotated_path(out, item.rel), picture)
+                    text = f"{len(people)} {'person' if len(people) == 1 else 'people'}" if people else "no person found"
+                    write_image(annotated_path(out, item.rel),
+                                annotate(item.image, drawn_people(people), info.joint_parents, info.joint_names, text))
                 write_json(result_path(out, item.rel), record)  # last: its presence means done
                 report.done += 1
+                report.people += len(people)
+                report.no_person += not people
             except Exception as e:  # noqa: BLE001 - one file's failure is recorded, the run goes on
                 report.failed.append({"file": item.rel, "error": f"{type(e).__name__}: {e}"})
         if progress:
@@ -158,22 +165,8 @@ def run_folder(
                 if progress:
                     progress(1)
                 continue
-            if item.box is None:
-                try:
-                    if annotate_images:
-                        write_image(annotated_path(out, item.rel),
-                                    annotate(item.image, None, None, None, estimator.info.joint_parents,
-                                             estimator.info.joint_names, "no person found"))
-                    write_json(result_path(out, item.rel), {"file": item.rel, **no_person_record(model_id)})
-                    report.no_person += 1
-                    report.done += 1
-                except Exception as e:  # noqa: BLE001 - one file's failure is recorded, the run goes on
-                    report.failed.append({"file": item.rel, "error": f"{type(e).__name__}: {e}"})
-                if progress:
-                    progress(1)
-                continue
             batch.append(item)
-            if len(batch) == batch_size:
+            if len(batch) >= batch_size or sum(len(b.targets) for b in batch) >= batch_size:  # images or people
                 finish(batch)
                 batch = []
         finish(batch)
@@ -182,9 +175,9 @@ def run_folder(
     try:
         write_json(out / "errors.json", report.failed)
         records = ((rel(p), read_json(result_path(out, rel(p))) or {}) for p in images)
-        report.aggregated = write_aggregate(out / "poses.npz", records, list(estimator.info.joint_names))
-        write_json(out / "summary.json", {"input": str(root), "model": model_id, "provider": estimator.model.provider,
-                                          **report.as_dict()})
+        report.aggregated = write_aggregate(out / "poses.npz", records, list(info.joint_names))
+        write_json(out / "summary.json", {"input": str(root), "model": info.model_id, "provider": estimator.model.provider,
+                                          "boxes": boxes.name, **report.as_dict()})
     except OSError as e:
         raise OutputError(f"cannot write the run's summary in {out}: {e.strerror or e}") from None
     return report

@@ -4,12 +4,20 @@ Per-image JSON and annotated images are written to a temporary name and renamed 
 Lines are flushed line by line; the aggregate NPZ is rebuilt from the per-image files at the end of
 every run (so results of earlier runs are included).
 
-A result record (per image, or per frame in JSON Lines):
-``status`` ("ok" or "no_person"), ``joints_3d_mm`` (J x 3, camera frame: X right, Y down, Z forward,
-relative to the pelvis), ``joints_2d_px`` (J x 2, image pixels), ``box`` (cx, cy, side of the square
-crop box, pixels), ``box_source`` (detected / tracked / given / full_image), ``detector_score``,
-``score`` (0..1: the model's person probability where it has a person head, as the shipped model
-does; else the agreement of its 2D and 3D heads, pose3d_runtime.score), ``model``.
+A result record (per image, or per frame in JSON Lines; schema changed with several people per
+image, ``people`` replacing the single person's fields at the top level):
+``status`` ("ok": at least one person; "no_person": none found, a result and not a failure; files
+that cannot be read get no record but a line in ``errors.json``), ``people`` (a list, best detector
+score first in folders and by ``track_id`` in streams; empty when "no_person"), ``focal_px`` and
+``principal_point_px`` (the frame's assumed pinhole camera: the longer side unless ``--focal``, and
+the image centre ``((W - 1) / 2, (H - 1) / 2)``, pixel centres at integers), ``model``. Each person:
+``joints_3d_mm`` (J x 3, camera frame: X right, Y down, Z forward, relative to the pelvis),
+``joints_2d_px`` (J x 2, image pixels), ``box`` (cx, cy, side of the square crop box, pixels),
+``extent`` (x0, y0, x1, y1: the joints' extent the detector found, or null), ``box_source``
+(detected / tracked / given / full_image), ``detector_score`` (0..1, or null), ``score`` (0..1: the
+model's person probability where it has a person head, as the shipped model does; else the agreement
+of its 2D and 3D heads, pose3d_runtime.score), ``root_cam_mm`` (the pelvis placed in the camera
+frame), ``track_id`` (streams: the person's identity across frames; null in folders).
 
 Files are created with the permissions the umask gives (as ``open`` would), and JSON never holds
 NaN or Infinity (not standard JSON): a record with one fails to write instead.
@@ -120,21 +128,27 @@ class JsonLines:
 
 
 def write_aggregate(path: Path, records: Iterable[tuple[str, dict[str, Any]]], joint_names: list[str]) -> int:
-    """One NPZ of every 'ok' record: names (N,), joints_3d_mm (N, J, 3), joints_2d_px (N, J, 2),
-    boxes (N, 3), scores (N,), joint_names (J,). Returns N."""
-    names, p3, p2, boxes, scores = [], [], [], [], []
+    """One NPZ with a row per person of every 'ok' record: names (N,) (the image or frame the person
+    is in), person (N,) (the index in that record's ``people``), track_ids (N,) (-1 where none),
+    joints_3d_mm (N, J, 3), joints_2d_px (N, J, 2), boxes (N, 3), scores (N,), joint_names (J,).
+    Returns N."""
+    names, index, tracks, p3, p2, boxes, scores = [], [], [], [], [], [], []
     for name, rec in records:
         if rec.get("status") != "ok":
             continue
-        names.append(name)
-        p3.append(rec["joints_3d_mm"])
-        p2.append(rec["joints_2d_px"])
-        boxes.append(rec["box"])
-        scores.append(rec["score"])
+        for k, person in enumerate(rec.get("people", [])):
+            names.append(name)
+            index.append(k)
+            tracks.append(-1 if person.get("track_id") is None else int(person["track_id"]))
+            p3.append(person["joints_3d_mm"])
+            p2.append(person["joints_2d_px"])
+            boxes.append(person["box"])
+            scores.append(person["score"])
     J = len(joint_names)
     buf = io.BytesIO()
     np.savez_compressed(
         buf, names=np.array(names, dtype=str), joint_names=np.array(joint_names, dtype=str),
+        person=np.array(index, dtype=np.int32), track_ids=np.array(tracks, dtype=np.int64),
         joints_3d_mm=np.array(p3, dtype=np.float32).reshape(-1, J, 3),
         joints_2d_px=np.array(p2, dtype=np.float32).reshape(-1, J, 2),
         boxes=np.array(boxes, dtype=np.float32).reshape(-1, 3), scores=np.array(scores, dtype=np.float32))

@@ -1,34 +1,53 @@
 """From frames and person boxes to poses: crop (fused kernel), run the model, map back to the frame.
 
-``Estimator`` owns the model and the detector and knows the crop geometry from the model's metadata:
-a square person box is resized to ``crop.size`` and the network sees its central ``input_size``
-pixels (``pose3d.crop.person_crop_affine``, the training geometry). ``estimate`` takes a batch of
-(frame, box) pairs, from one frame or many, and returns one ``Pose`` per pair.
+``Estimator`` owns the model and knows the crop geometry from the model's metadata: a square person
+box is resized to ``crop.size`` and the network sees its central ``input_size`` pixels
+(``pose3d.crop.person_crop_affine``, the training geometry). ``estimate`` takes a batch of
+(frame, box) pairs, from one frame or many (several people in one frame, several frames in a
+folder), and returns one ``Pose`` per pair. Which boxes to estimate is the box source's business
+(``pose3d_runtime.boxes``).
 
 The network predicts the pose relative to the pelvis. ``Pose.root_mm`` places it in front of the
 camera: the translation whose perspective projection best lands the 3D joints on the predicted 2D
-joints (``geometry.fit_translation``), through a pinhole camera of focal length ``focal_px`` (given,
-or the image's longer side). Its depth scales with that focal length, so it is only as good as the
-assumed camera; the overlay draws that reprojection thin beside the 2D skeleton. ``Pose.score`` is
-the model's person probability where it has a person head, else the agreement of its 2D and 3D
-heads (``pose3d_runtime.score``).
+joints (``geometry.fit_translation``), through the frame's pinhole camera (``Intrinsics``, built once
+per frame by ``Estimator.intrinsics``): focal length ``focal_px`` (given, or the image's longer side)
+and principal point at the image centre, ``((W - 1) / 2, (H - 1) / 2)`` with pixel centres at
+integers (``pose3d.crop``'s convention). Its depth scales with that focal length, so it is only as
+good as the assumed camera; the overlay draws that reprojection thin beside the 2D skeleton.
+``Pose.score`` is the model's person probability where it has a person head, else the agreement of
+its 2D and 3D heads (``pose3d_runtime.score``).
+
+``frame_record`` is the one function that turns a frame's people (or their absence) into a record
+(schema: ``pose3d_runtime.outputs``).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
+from pose3d.camera import Camera
 from pose3d.crop import apply_affine, box_crop_affine, invert_affine
-from pose3d_runtime.detect import PersonDetector
+from pose3d_runtime.boxes import Target
+from pose3d_runtime.draw import Drawn
 from pose3d_runtime.geometry import fit_translation, pinhole, project_points
 from pose3d_runtime.model import PoseModel
 from pose3d_runtime.outputs import rounded
 from pose3d_runtime.preprocess import crop_normalise
 from pose3d_runtime.score import score as pose_score
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """A frame's assumed pinhole camera: one per frame, shared by every person in it."""
+
+    focal_px: float
+    principal_point: np.ndarray  # (2,) pixels
+
+    def camera(self) -> Camera:
+        return pinhole(self.focal_px, self.principal_point)
 
 
 @dataclass
@@ -37,28 +56,31 @@ class Pose:
     joints_2d_px: np.ndarray  # (J, 2) frame pixels
     box: np.ndarray  # (3,) cx, cy, side
     score: float
-    root_mm: np.ndarray  # (3,) the pelvis in the camera frame, placed by back-projection (see focal_px)
-    focal_px: float
+    root_mm: np.ndarray  # (3,) the pelvis in the camera frame, placed by back-projection (see Intrinsics)
+    intrinsics: Intrinsics
 
-    def record(self, box_source: str, detector_score: float | None, model_id: str) -> dict[str, Any]:
-        return {"status": "ok", "joints_3d_mm": rounded(self.joints_3d_mm, 1), "joints_2d_px": rounded(self.joints_2d_px, 2),
-                "box": rounded(self.box, 2), "box_source": box_source,
-                "detector_score": None if detector_score is None else round(detector_score, 3),
-                "score": round(float(self.score), 3), "root_cam_mm": rounded(self.root_mm, 0),
-                "focal_px": round(self.focal_px, 1), "model": model_id}
-
-    def reprojected(self, frame_shape: tuple[int, ...]) -> np.ndarray:
-        """(J, 2) pixels: the 3D pose at its estimated position seen through the assumed camera."""
-        return project_points(self.joints_3d_mm + self.root_mm, pinhole(self.focal_px, principal_point(frame_shape)))
+    def reprojected(self) -> np.ndarray:
+        """(J, 2) pixels: the 3D pose at its estimated position seen through the frame's camera."""
+        return project_points(self.joints_3d_mm + self.root_mm, self.intrinsics.camera())
 
 
-def no_person_record(model_id: str) -> dict[str, Any]:
-    return {"status": "no_person", "joints_3d_mm": None, "joints_2d_px": None, "box": None, "box_source": None,
-            "detector_score": None, "score": None, "root_cam_mm": None, "focal_px": None, "model": model_id}
+def person_record(target: Target, pose: Pose) -> dict[str, Any]:
+    """One person's entry in a record's ``people`` list."""
+    return {"joints_3d_mm": rounded(pose.joints_3d_mm, 1), "joints_2d_px": rounded(pose.joints_2d_px, 2),
+            "box": rounded(pose.box, 2), "extent": rounded(target.extent, 2), "box_source": target.source,
+            "detector_score": None if target.detector_score is None else round(float(target.detector_score), 3),
+            "score": round(float(pose.score), 3), "root_cam_mm": rounded(pose.root_mm, 0), "track_id": target.track_id}
+
+
+def frame_record(people: Sequence[tuple[Target, Pose]], camera: Intrinsics, model_id: str) -> dict[str, Any]:
+    """The record of one image or frame: ``status`` "ok" with every person, or "no_person"."""
+    return {"status": "ok" if people else "no_person", "people": [person_record(t, p) for t, p in people],
+            "focal_px": round(float(camera.focal_px), 1), "principal_point_px": rounded(camera.principal_point, 2),
+            "model": model_id}
 
 
 def principal_point(shape: tuple[int, ...]) -> np.ndarray:
-    """The image centre in pixel coordinates (pixel centres at integers)."""
+    """The image centre in pixel coordinates (pixel centres at integers, ``pose3d.crop``)."""
     return np.array([(shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0])
 
 
@@ -66,38 +88,6 @@ def default_focal(shape: tuple[int, ...]) -> float:
     """Without calibration: a focal length of the image's longer side (a 53 degree field of view
     across it, between phone main cameras and Human3.6M's 1145 px at 1000 px)."""
     return float(max(shape[0], shape[1]))
-
-
-MAX_PIXELS = 1_000_000  # no image coordinate, box size or focal length in pixels is larger
-
-
-def parse_bbox(text: str, margin: float) -> np.ndarray:
-    """'x,y,w,h' (the person's box in pixels) -> the square crop box with the model's margin;
-    ValueError for anything but four finite numbers within +-MAX_PIXELS and a positive size."""
-    try:
-        x, y, w, h = (float(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"--bbox takes x,y,w,h in pixels, got {text!r}") from None
-    if not all(math.isfinite(v) and abs(v) <= MAX_PIXELS for v in (x, y, w, h)):
-        raise ValueError(f"--bbox takes finite pixel values within +-{MAX_PIXELS:,}, got {text!r}")
-    if w <= 0 or h <= 0:
-        raise ValueError(f"--bbox width and height must be positive, got {text!r}")
-    return np.array([x + w / 2, y + h / 2, max(w, h) * (1.0 + 2.0 * margin)])
-
-
-def check_box_in_image(box: np.ndarray, shape: tuple[int, ...]) -> None:
-    """ValueError when a given box's centre lies outside the image: the person would not be in the
-    crop, and the pose placed from it would be meaningless (a depth of kilometres, behind the camera)."""
-    H, W = shape[:2]
-    cx, cy = float(box[0]), float(box[1])
-    if not (0 <= cx <= W and 0 <= cy <= H):
-        raise ValueError(f"the --bbox centre ({cx:.0f}, {cy:.0f}) lies outside this {W} x {H} image")
-
-
-def full_image_box(shape: tuple[int, ...]) -> np.ndarray:
-    """The input is already a person crop: it is the whole square the network's crop is cut from."""
-    H, W = shape[:2]
-    return np.array([W / 2.0, H / 2.0, float(max(H, W))])
 
 
 def run_on_crops(model: PoseModel, crops: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -124,26 +114,44 @@ class Estimator:
         self.focal_px = focal_px  # None: default_focal of each frame
         self.info = model.info
         self.margin = model.info.crop.margin
-        self.detector = PersonDetector(self.margin)
+
+    def intrinsics(self, shape: tuple[int, ...]) -> Intrinsics:
+        """The camera assumed for a frame of this shape."""
+        return Intrinsics(self.focal_px or default_focal(shape), principal_point(shape))
 
     def crop_affines(self, boxes: np.ndarray) -> np.ndarray:
         """(B, 3) person boxes -> (B, 2, 3) affines from frame pixels onto the network's input."""
         return box_crop_affine(np.asarray(boxes, dtype=np.float64), self.info.crop)
 
-    def estimate(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray]) -> list[Pose]:
-        """One pose per (frame, box) pair, all through the model as one batch."""
+    def estimate(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
+                 cameras: Sequence[Intrinsics] | None = None) -> list[Pose]:
+        """One pose per (frame, box) pair, all through the model as one batch; ``cameras``: each
+        pair's frame's ``Intrinsics`` (None: ``intrinsics`` of each frame)."""
         if not frames:
             return []
+        if cameras is None:
+            cameras = [self.intrinsics(f.shape) for f in frames]
         I = self.info
         affines = self.crop_affines(np.stack(boxes))
-        x = np.concatenate([crop_normalise(f, A[None], I.input_size, I.mean, I.std) for f, A in zip(frames, affines)])
+        starts = [i for i in range(len(frames)) if i == 0 or frames[i] is not frames[i - 1]]  # runs of one frame
+        x = np.concatenate([crop_normalise(frames[a], affines[a:b], I.input_size, I.mean, I.std)
+                            for a, b in zip(starts, [*starts[1:], len(frames)])])
         pose, joints, person = self.model(x)
         scores = person if person is not None else pose_score(pose, joints)
         joints_frame = apply_affine(invert_affine(affines), joints.astype(np.float64))
         poses = []
-        for i, frame in enumerate(frames):
-            f = self.focal_px or default_focal(frame.shape)
+        for i, cam in enumerate(cameras):
             p3 = pose[i].astype(np.float64)
-            root = fit_translation(p3, joints_frame[i], np.array([f, f]), principal_point(frame.shape))
-            poses.append(Pose(p3, joints_frame[i], np.asarray(boxes[i], dtype=np.float64), float(scores[i]), root, f))
+            root = fit_translation(p3, joints_frame[i], np.array([cam.focal_px, cam.focal_px]), cam.principal_point)
+            poses.append(Pose(p3, joints_frame[i], np.asarray(boxes[i], dtype=np.float64), float(scores[i]), root, cam))
         return poses
+
+
+def drawn_people(people: Sequence[tuple[Target, Pose]]) -> list[Drawn]:
+    """What the overlay draws of each person: coloured by track id where there is one, else by rank."""
+    out = []
+    for rank, (t, p) in enumerate(people):
+        tag = f"#{t.track_id} " if t.track_id is not None else ""
+        out.append(Drawn(p.joints_2d_px, p.joints_3d_mm, p.box, p.reprojected(), f"{tag}{p.score:.2f}",
+                         rank if t.track_id is None else t.track_id))
+    return out

@@ -42,3 +42,24 @@ class OneEuroFilter:
         self._x = self._x + _alpha(cutoff, dt) * (x - self._x)
         self._t = t
         return self._x.copy()
+
+
+class PoseSmoother:
+    """One Euro filters per track: each person's 3D and 2D joints smoothed on their own, the filters
+    of a track that left forgotten (a new person never inherits an old one's state)."""
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.01) -> None:
+        self.min_cutoff, self.beta = min_cutoff, beta
+        self._filters: dict[int, tuple[OneEuroFilter, OneEuroFilter]] = {}
+
+    def __call__(self, track_id: int, joints_3d: np.ndarray, joints_2d: np.ndarray,
+                 t: float) -> tuple[np.ndarray, np.ndarray]:
+        """The smoothed (3D, 2D) joints of track ``track_id`` observed at time ``t`` (seconds)."""
+        if track_id not in self._filters:
+            self._filters[track_id] = (OneEuroFilter(self.min_cutoff, self.beta), OneEuroFilter(self.min_cutoff, self.beta))
+        f3, f2 = self._filters[track_id]
+        return f3(joints_3d, t), f2(joints_2d, t)
+
+    def keep(self, track_ids: set[int] | list[int]) -> None:
+        """Forget every track but these."""
+        self._filters = {k: v for k, v in self._filters.items() if k in set(track_ids)}

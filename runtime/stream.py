@@ -1,12 +1,14 @@
 """``pose3d-run --video FILE`` and ``--webcam N``: the live loop.
 
-Each frame: find the person (HOG on the first frame and whenever the track is lost, else the box
-following the previous frame's predicted joints, checked against HOG every half second: see
-``detect.Tracker``), crop, run the model, optionally smooth (One Euro),
-write a JSON Lines record, and show the annotated frame with an FPS counter (or, with
-``display=False``, write it to an annotated video). The loop ends when the source ends or fails
-(truncated video, unplugged camera), on 'q'/Esc in the window, or on Ctrl-C; what was done is saved:
-the JSON Lines file is flushed per frame, and ``summary.json`` and ``poses.npz`` are written last.
+Each frame: the box source gives the boxes (``pose3d_runtime.boxes``: with a detector, ``Track``
+detects every frame and keeps identities, ``pose3d_runtime.track``; else the given box or the whole
+frame), the pose model runs on all of them in one batch, the box source says who to report, each
+person's joints are optionally smoothed (One Euro, per track), a JSON Lines record is written (every
+person with a ``track_id``; schema in ``pose3d_runtime.outputs``), and the annotated frame is shown
+with an FPS counter (or, with ``display=False``, written to an annotated video). The loop ends when
+the source ends or fails (truncated video, unplugged camera), on 'q'/Esc in the window, or on Ctrl-C;
+what was done is saved: the JSON Lines file is flushed per frame, and ``summary.json`` and
+``poses.npz`` are written last.
 """
 
 from __future__ import annotations
@@ -19,15 +21,12 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from pose3d_runtime.detect import Candidate, Tracker
+from pose3d_runtime.boxes import BoxSource, Track, with_track_id
 from pose3d_runtime.draw import annotate
 from pose3d_runtime.outputs import JsonLines, VideoSink, write_aggregate, write_json
-from pose3d_runtime.pipeline import Estimator, check_box_in_image, full_image_box, no_person_record
-from pose3d_runtime.smoothing import OneEuroFilter
+from pose3d_runtime.pipeline import Estimator, drawn_people, frame_record
+from pose3d_runtime.smoothing import PoseSmoother
 from pose3d_runtime.sources import Frame, stream_fps, stream_frames
-
-TRACK_MIN_SCORE = 0.3  # below this the track is dropped and the next frame detected afresh
-RETRY_EVERY = 5  # while nobody is found, detect on every 5th frame (HOG takes ~3-4 frame periods at 640x480)
 
 
 @dataclass
@@ -35,6 +34,9 @@ class StreamReport:
     frames: int = 0
     with_person: int = 0
     detections: int = 0
+    people: int = 0
+    most_people: int = 0
+    tracks: set[int] = field(default_factory=set)
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     ended_by: str = "end of stream"
@@ -42,6 +44,7 @@ class StreamReport:
     def as_dict(self) -> dict[str, Any]:
         lat = np.array(self.latencies_ms) if self.latencies_ms else np.zeros(1)
         return {"frames": self.frames, "frames_with_person": self.with_person, "detector_runs": self.detections,
+                "people": self.people, "most_people_in_a_frame": self.most_people, "tracks": len(self.tracks),
                 "seconds": round(self.seconds, 2),
                 "frames_per_second": round(self.frames / self.seconds, 2) if self.seconds > 0 else None,
                 "latency_ms_median": round(float(np.median(lat)), 2), "latency_ms_p95": round(float(np.percentile(lat, 95)), 2),
@@ -49,14 +52,13 @@ class StreamReport:
 
 
 def run_stream(
-    estimator: Estimator, cap: cv2.VideoCapture, out: Path, name: str, live: bool, display: bool = True,
-    smooth: bool = False, bbox: np.ndarray | None = None, full_image: bool = False, max_frames: int | None = None,
+    estimator: Estimator, cap: cv2.VideoCapture, out: Path, name: str, boxes: BoxSource, live: bool,
+    display: bool = True, smooth: bool = False, max_frames: int | None = None,
     on_frame: Callable[[], Any] | None = None,
 ) -> StreamReport:
     info = estimator.info
     report = StreamReport()
-    tracker = Tracker(estimator.detector, estimator.margin, TRACK_MIN_SCORE, retry_every=RETRY_EVERY)
-    filters = (OneEuroFilter(), OneEuroFilter()) if smooth else None
+    smoother = PoseSmoother() if smooth else None
     fps_in = stream_fps(cap)
     writer = None if display else VideoSink(out / f"{name}.annotated.mp4", fps_in)
     records: list[tuple[str, dict[str, Any]]] = []
@@ -66,16 +68,15 @@ def run_stream(
     with JsonLines(out / f"{name}.jsonl") as lines:
         try:
             for frame in stream_frames(cap, live=live, max_frames=max_frames):
-                record, picture_args = _one_frame(estimator, tracker, frame, bbox, full_image, filters, report)
+                record, people = _one_frame(estimator, boxes, frame, smoother, report)
                 lines.write(record)
                 records.append((f"{name}:{frame.index}", record))
                 report.latencies_ms.append(1000.0 * (time.perf_counter() - frame.read_at))
                 report.frames += 1
                 elapsed = time.perf_counter() - start
                 shown_fps = report.frames / elapsed if elapsed > 0 else 0.0
-                joints, pose3d, box, reprojected = picture_args
-                picture = annotate(frame.image, joints, pose3d, box, info.joint_parents, info.joint_names,
-                                   f"{shown_fps:5.1f} fps  {record['status']}", reprojected)
+                picture = annotate(frame.image, drawn_people(people), info.joint_parents, info.joint_names,
+                                   f"{shown_fps:5.1f} fps  {len(people)} {'person' if len(people) == 1 else 'people'}")
                 if display:
                     cv2.imshow(f"pose3d - {name}", picture)
                     if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
@@ -101,35 +102,29 @@ def run_stream(
                 cv2.destroyAllWindows()
     write_aggregate(out / f"{name}.poses.npz", records, list(info.joint_names))
     write_json(out / f"{name}.summary.json", {"source": name, "model": info.model_id, "provider": estimator.model.provider,
-                                             "smoothing": "one-euro" if smooth else None, **report.as_dict()})
+                                             "boxes": boxes.name, "smoothing": "one-euro" if smooth else None,
+                                             **report.as_dict()})
     return report
 
 
-def _one_frame(estimator: Estimator, tracker: Tracker, frame: Frame, bbox, full_image: bool, filters, report: StreamReport):
-    """The record for one frame and what to draw on it: (joints_2d, pose_3d, box, reprojected 3D)."""
-    model_id = estimator.info.model_id
-    if full_image:
-        candidates = [Candidate(full_image_box(frame.image.shape), "full_image")]
-    elif bbox is not None:
-        check_box_in_image(bbox, frame.image.shape)
-        candidates = [Candidate(bbox, "given")]
-    else:
-        candidates = tracker.candidates(frame.image)
-        report.detections += any(c.source == "detected" for c in candidates)
-    base = {"frame": frame.index, "time_s": round(frame.time_s, 4)}
-    if not candidates:
-        if filters:
-            for f in filters:
-                f.reset()
-        return {**base, **no_person_record(model_id)}, (None, None, None, None)
-    poses = estimator.estimate([frame.image] * len(candidates), [c.box for c in candidates])
-    best = tracker.choose(candidates, [p.score for p in poses])
-    pose, chosen = poses[best], candidates[best]
-    if chosen.source in ("tracked", "detected"):
-        tracker.update(pose.joints_2d_px, pose.score, frame.image.shape, chosen.box)
-    if filters:
-        pose.joints_3d_mm = filters[0](pose.joints_3d_mm, frame.time_s)
-        pose.joints_2d_px = filters[1](pose.joints_2d_px, frame.time_s)
-    report.with_person += 1
-    return {**base, **pose.record(chosen.source, chosen.detector_score, model_id)}, (
-        pose.joints_2d_px, pose.joints_3d_mm, pose.box, pose.reprojected(frame.image.shape))
+def _one_frame(estimator: Estimator, boxes: BoxSource, frame: Frame, smoother: PoseSmoother | None,
+               report: StreamReport):
+    """The record for one frame and the people in it ((target, pose) pairs, each with a track id)."""
+    camera = estimator.intrinsics(frame.image.shape)
+    targets = boxes.boxes(frame.image)
+    report.detections += isinstance(boxes, Track)
+    poses = estimator.estimate([frame.image] * len(targets), [t.box for t in targets], [camera] * len(targets))
+    people = boxes.observe(frame.image.shape, targets, poses)
+    if not isinstance(boxes, Track):  # one given box or the whole frame: the same person throughout
+        people = [(with_track_id(t, 0), p) for t, p in people]
+    if smoother is not None:
+        for target, pose in people:
+            pose.joints_3d_mm, pose.joints_2d_px = smoother(target.track_id, pose.joints_3d_mm, pose.joints_2d_px,
+                                                            frame.time_s)
+        smoother.keep({t.track_id for t, _ in people})
+    report.with_person += bool(people)
+    report.people += len(people)
+    report.most_people = max(report.most_people, len(people))
+    report.tracks.update(t.track_id for t, _ in people)
+    record = {"frame": frame.index, "time_s": round(frame.time_s, 4), **frame_record(people, camera, estimator.info.model_id)}
+    return record, people

@@ -64,12 +64,13 @@ def test_folder_run_reports_broken_files_resumes_and_aggregates(tiny_onnx, frame
     for rel, stem in names.items():
         rec = json.loads((out / f"{stem}.json").read_text())
         assert (out / f"{stem}.annotated.jpg").is_file()  # with or without a person
-        assert rec["file"] == rel and rec["status"] in ("ok", "no_person")
-        if rec["status"] == "ok":
-            assert np.array(rec["joints_3d_mm"]).shape == (17, 3) and np.array(rec["joints_2d_px"]).shape == (17, 2)
-            assert rec["joints_3d_mm"][0] == [0.0, 0.0, 0.0] and 0 < rec["score"] <= 1
-            assert rec["focal_px"] == 640.0 and len(rec["root_cam_mm"]) == 3  # the default camera: longer side
-            assert rec["model"].startswith("tiny.onnx:")
+        assert rec["file"] == rel and rec["status"] == ("ok" if rec["people"] else "no_person")
+        assert rec["focal_px"] == 640.0 and rec["principal_point_px"] == [319.5, 179.5]  # the default camera
+        assert rec["model"].startswith("tiny.onnx:")
+        for person in rec["people"]:  # the whole image without a detector installed; else each one found
+            assert np.array(person["joints_3d_mm"]).shape == (17, 3) and np.array(person["joints_2d_px"]).shape == (17, 2)
+            assert person["joints_3d_mm"][0] == [0.0, 0.0, 0.0] and 0 <= person["score"] <= 1
+            assert len(person["root_cam_mm"]) == 3 and person["track_id"] is None
     assert not (out / ".hidden_jpg.json").exists()
 
     # A second run does only what failed before; finished results are kept and counted.
@@ -80,8 +81,8 @@ def test_folder_run_reports_broken_files_resumes_and_aggregates(tiny_onnx, frame
     assert summary["skipped_already_done"] == 3 and summary["processed"] == 0
     assert (out / "a_jpg.json").stat().st_mtime_ns == before
     agg = np.load(out / "poses.npz")
-    n_ok = sum(json.loads((out / f"{p}.json").read_text())["status"] == "ok" for p in names.values())
-    assert agg["joints_3d_mm"].shape == (n_ok, 17, 3) and list(agg["joint_names"])[0] == "Hip"
+    n_people = sum(len(json.loads((out / f"{p}.json").read_text())["people"]) for p in names.values())
+    assert agg["joints_3d_mm"].shape == (n_people, 17, 3) and list(agg["joint_names"])[0] == "Hip"
 
 
 def test_given_box_puts_the_crop_on_the_person(tiny_onnx, frames, tmp_path):
@@ -93,8 +94,9 @@ def test_given_box_puts_the_crop_on_the_person(tiny_onnx, frames, tmp_path):
     assert r.exit_code == 0, r.output
     rec = json.loads((out / "p_png.json").read_text())
     lo, hi = joints[0].min(0), joints[0].max(0)
-    cx, cy, side = rec["box"]
-    assert rec["box_source"] == "given" and rec["status"] == "ok" and rec["focal_px"] == 900.0
+    (person,) = rec["people"]
+    cx, cy, side = person["box"]
+    assert person["box_source"] == "given" and rec["status"] == "ok" and rec["focal_px"] == 900.0
     np.testing.assert_allclose([cx, cy], (lo + hi) / 2, atol=0.1)
     assert side == pytest.approx((hi - lo).max() * 1.4, rel=1e-3)  # the training crop's margin
     assert not (out / "p_png.annotated.jpg").exists()  # --no-annotate
@@ -137,6 +139,7 @@ def test_video_runs_to_the_end_and_a_truncated_one_ends_cleanly(tiny_onnx, frame
     assert r.exit_code == 0, r.output
     lines = [json.loads(x) for x in (out / "clip.jsonl").read_text().splitlines()]
     assert [x["frame"] for x in lines] == list(range(12)) and all(x["status"] == "ok" for x in lines)
+    assert all([q["track_id"] for q in x["people"]] == [0] for x in lines)  # the given box: one person throughout
     summary = json.loads((out / "clip.summary.json").read_text())
     assert summary["frames"] == 12 and summary["smoothing"] == "one-euro" and summary["ended_by"] == "end of stream"
     cap = cv2.VideoCapture(str(out / "clip.annotated.mp4"))

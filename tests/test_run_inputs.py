@@ -78,11 +78,14 @@ def test_unreadable_entries_reach_errors_json_and_the_exit_status(tiny_onnx, tmp
 
 
 def test_the_output_folder_inside_the_input_is_never_read(tiny_onnx, tmp_path, monkeypatch):
+    from test_detector_runtime import blob_detector
+
+    detector = blob_detector(tmp_path.parent / f"{tmp_path.name}-det.onnx", threshold=0.9)  # grey: nobody
     blank(tmp_path / "x.jpg")
     blank(tmp_path / "x.png")  # the same name: outputs x_jpg and x_png do not collide
     monkeypatch.chdir(tmp_path)
     for _ in range(2):  # `pose3d-run .` twice, into the default pose3d-out inside it
-        r = invoke(tiny_onnx, ".", "--quiet")
+        r = invoke(tiny_onnx, ".", "--quiet", "--detector", detector)
         assert r.exit_code == 0, r.output
     out = tmp_path / "pose3d-out"
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [

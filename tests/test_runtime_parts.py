@@ -1,4 +1,4 @@
-"""The runtime's parts: image reading, provider choice, the pose score, tracking, smoothing, drawing."""
+"""The runtime's parts: image reading, provider choice, the pose score, box sources, smoothing, drawing."""
 
 import struct
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pose3d.skeleton import H36M17
-from pose3d_runtime import detect, draw, model, score, smoothing
+from pose3d_runtime import boxes, draw, model, score, smoothing
 from pose3d_runtime.sources import ImageError, list_inputs, read_image
 from conftest import random_pose
 
@@ -86,76 +86,39 @@ def test_one_euro_filter_smooths_jitter_and_follows_motion(rng):
     assert abs(out[-1] - 500.0) < 1.0  # it settles on the new value
 
 
-class FixedDetector:
-    def __init__(self, box=None):
-        self.box, self.calls = box, 0
+def test_box_geometry_helpers():
+    assert boxes.box_iou(np.array([0.0, 0.0, 10.0]), np.array([5.0, 0.0, 10.0])) == pytest.approx(50 / 150)
+    assert boxes.extent_iou(np.array([0.0, 0.0, 10.0, 10.0]), np.array([20.0, 0.0, 30.0, 10.0])) == 0.0
+    np.testing.assert_allclose(boxes.box_extent(np.array([10.0, 20.0, 4.0])), [8.0, 18.0, 12.0, 22.0])
+    np.testing.assert_allclose(boxes.parse_bbox("10,20,30,60", 0.2), [25.0, 50.0, 84.0])
+    assert boxes.box_inside(np.array([320.0, 240.0, 100.0]), 640, 480)
+    assert not boxes.box_inside(np.array([700.0, 240.0, 100.0]), 640, 480)
 
-    def __call__(self, frame):
-        self.calls += 1
-        return None if self.box is None else detect.Detection(np.array(self.box), 1.5)
 
-
-def test_tracker_follows_joints_within_limits_and_drops_lost_tracks():
-    det = FixedDetector()
-    tr = detect.Tracker(det, margin=0.2, min_score=0.3, check_every=0)
+def test_fixed_and_full_image_box_sources():
     frame = np.zeros((480, 640, 3), np.uint8)
-    assert tr.candidates(frame) == []
-    det.box = [320.0, 200.0, 260.0]
-    (c,) = tr.candidates(frame)
-    assert c.source == "detected" and tr.choose([c], [0.9]) == 0
-    joints = np.array([[300.0, 100.0], [340.0, 300.0]])  # extent 200 -> box side 280
-    tr.update(joints, 0.9, frame.shape, c.box)
-    np.testing.assert_allclose(tr.box, [320.0, 200.0, 260.0 + detect.Tracker.GAIN * 20.0])  # part of the way
-    assert [x.source for x in tr.candidates(frame)] == ["tracked"] and det.calls == 2
-    used = tr.box.copy()
-    collapsed = joints.mean(0) + 0.1 * (joints - joints.mean(0))
-    tr.update(collapsed, 0.9, frame.shape, used)  # a collapsed prediction: the side is held back
-    assert tr.box[2] == pytest.approx(used[2] / detect.Tracker.MAX_SCALE_STEP)
-    tr.update(joints, 0.1, frame.shape, used)  # a low score drops the track
-    assert tr.box is None
-    tr.box = used
-    tr.update(joints + 2000.0, 0.9, frame.shape, used)  # so does leaving the frame
-    assert tr.box is None
+    (t,) = boxes.FullImage().boxes(frame)
+    # The whole frame, centred on the pixel grid (pixel centres at integers): pose3d.crop.frame_box.
+    assert t.source == "full_image" and t.box.tolist() == [319.5, 239.5, 640.0]
+    (t,) = boxes.FixedBox(np.array([100.0, 100.0, 50.0])).boxes(frame)
+    assert t.source == "given" and t.box.tolist() == [100.0, 100.0, 50.0]
+    with pytest.raises(ValueError, match="outside this 640 x 480 image"):
+        boxes.FixedBox(np.array([1000.0, 100.0, 50.0])).boxes(frame)
 
 
-def test_tracker_waits_between_detections_while_nobody_is_found():
-    det = FixedDetector()
-    tr = detect.Tracker(det, margin=0.2, min_score=0.3, retry_every=3)
-    frame = np.zeros((480, 640, 3), np.uint8)
-    assert [tr.candidates(frame) for _ in range(7)] == [[]] * 7
-    assert det.calls == 3  # frames 0, 3, 6
-    det.box = [320.0, 200.0, 260.0]
-    assert tr.candidates(frame) == [] and det.calls == 3  # frame 7 waits
-    assert tr.candidates(frame) == [] and tr.candidates(frame)[0].source == "detected" and det.calls == 4
-
-
-def test_tracker_checks_the_track_against_the_detector_and_keeps_the_better():
-    det = FixedDetector([100.0, 100.0, 150.0])
-    tr = detect.Tracker(det, margin=0.2, min_score=0.3, check_every=3)
-    frame = np.zeros((480, 640, 3), np.uint8)
-    tr.box = np.array([400.0, 250.0, 150.0])
-    assert [len(tr.candidates(frame)) for _ in range(2)] == [1, 1] and det.calls == 0
-    both = tr.candidates(frame)  # the third frame: the detector disagrees, both are tried
-    assert [c.source for c in both] == ["tracked", "detected"] and det.calls == 1
-    assert tr.choose(both, [0.4, 0.8]) == 1
-    det.box = [402.0, 251.0, 150.0]  # agreeing with the track: only the track is tried
-    tr.box = np.array([400.0, 250.0, 150.0])
-    assert [len(tr.candidates(frame)) for _ in range(3)] == [1, 1, 1] and det.calls == 2
-    assert detect.box_iou(np.array([0.0, 0.0, 10.0]), np.array([5.0, 0.0, 10.0])) == pytest.approx(50 / 150)
-
-
-def test_hog_box_geometry():
-    box = detect.hog_to_person_box(np.array([100.0, 50.0, 64.0, 128.0]), margin=0.2)
-    np.testing.assert_allclose(box, [132.0, 114.0, detect.JOINT_EXTENT * 128 * 1.4])
-
-
-def test_annotation_draws_skeleton_and_inset(rng):
+def test_annotation_draws_every_person_and_insets(rng):
     img = np.zeros((240, 320, 3), np.uint8)
     pose = random_pose(rng)
-    joints = 0.1 * pose[:, :2] + np.array([160.0, 120.0])
-    out = draw.annotate(img, joints, pose - pose[0], np.array([160.0, 120.0, 200.0]), H36M17.parents, H36M17.names, "x")
+    people = []
+    for k, cx in enumerate((90.0, 230.0)):
+        joints = 0.1 * pose[:, :2] + np.array([cx, 150.0])
+        people.append(draw.Drawn(joints, pose - pose[0], np.array([cx, 150.0, 120.0]), None, f"#{k}", k))
+    out = draw.annotate(img, people, H36M17.parents, H36M17.names, "x")
     assert (img == 0).all()  # the input is not touched
-    assert out[:80, -80:].any() and out[100:140, 140:180].any()
+    s = 240 // 4  # two people: two insets, each a quarter of the shorter side
+    assert out[:s, -s:].any() and out[:s, -2 * s:-s].any()
+    assert out[130:170, 70:110].any() and out[130:170, 210:250].any()  # both skeletons
+    assert (draw.annotate(img, [], H36M17.parents, H36M17.names) == 0).all()
     colours = draw.limb_colours(H36M17.names)
     assert colours[H36M17.names.index("LKnee")] == draw.LEFT and colours[H36M17.names.index("RKnee")] == draw.RIGHT
     assert colours[H36M17.names.index("Head")] == draw.CENTRE

@@ -6,14 +6,17 @@ Box sources, side by side:
   on (``pose3d.crop.square_box`` with the model's margin): the model's accuracy given a perfect
   person finder;
 - ``detector``: the runtime's own person detector on the whole frame (what ``pose3d-run folder/``
-  does);
-- ``tracking``: the runtime's video path (``pose3d-run --video``: detect, then follow the predicted
-  joints) run over the whole source video, read at the labelled frames. Only for streams whose video
-  is given; the video is checked to be the labelled footage first.
+  does); of the people it finds, the one whose square box overlaps the labelled one most;
+- ``tracking``: the runtime's video path (``pose3d-run --video``: detect every frame, associate the
+  people with tracks) run over the whole source video, read at the labelled frames, again the person
+  overlapping the labelled box most. Only for streams whose video is given; the video is checked to
+  be the labelled footage first.
 
-Every source is scored on the same frames; a frame where a source finds nobody counts as a miss.
-A person counts as found when the source's square box and the labelled square box overlap with
-IoU >= ``FOUND_IOU``: both boxes are defined the same way.
+Both need a person detector: the one given to ``run_real``, else the shipped one; where none is
+installed, the two sources are left out with a note saying so. Every source is scored on the same
+frames; a frame where a source finds nobody counts as a miss. A person counts as found when the
+source's square box and the labelled square box overlap with IoU >= ``FOUND_IOU``: both boxes are
+defined the same way (the joints' extent made square with the model's margin).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ import numpy as np
 
 from pose3d.crop import square_box
 from pose3d.realval.labels import RealFrame, RealSet
-from pose3d_runtime.detect import box_iou
+from pose3d_runtime.boxes import Detect, Track, box_iou
+from pose3d_runtime.detector import PersonDetector
+from pose3d_runtime.model import ModelError
 from pose3d_runtime.pipeline import Estimator
 from pose3d_runtime.sources import ImageError, open_capture, read_image
 
@@ -87,13 +92,33 @@ def _read(frame: RealFrame) -> np.ndarray:
     return image
 
 
+def best_match(boxes: list[np.ndarray], label_box: np.ndarray) -> tuple[int, float]:
+    """The index of the box overlapping ``label_box`` most, and that IoU ((-1, 0.0) for none)."""
+    ious = [box_iou(np.asarray(b, np.float64), label_box) for b in boxes]
+    return (int(np.argmax(ious)), float(max(ious))) if ious else (-1, 0.0)
+
+
+def open_detector(estimator: Estimator, detector: PersonDetector | Path | None) -> tuple[PersonDetector | None, str | None]:
+    """The detector to score (given, its file, or the shipped one) and, where there is none, why."""
+    if detector is not None and not isinstance(detector, (str, Path)):
+        return detector, None
+    try:
+        return PersonDetector(detector, margin=estimator.margin, device="cpu"), None
+    except ModelError as e:
+        return None, f"detector and tracking not scored: {e}"
+
+
 def run_real(estimator: Estimator, data: RealSet, videos: dict[str, Path] | None = None,
-             work_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> RealRun:
+             work_dir: Path | None = None, progress: Callable[[str], None] | None = None,
+             detector: PersonDetector | Path | None = None) -> RealRun:
     """Every box source on every readable frame of ``data`` (see the module docstring). ``videos``:
     ``source/view`` -> the video file of that stream, for the tracking source; ``work_dir`` keeps the
-    tracking run's own outputs (annotated video, JSON Lines)."""
+    tracking run's own outputs (annotated video, JSON Lines); ``detector``: a ``PersonDetector`` or
+    its ONNX file (None: the shipped one, where installed)."""
     say = progress or (lambda _msg: None)
     margin = estimator.margin
+    detector, no_detector = open_detector(estimator, detector)
+    notes = [no_detector] if no_detector else []
     frames, skipped = [], list(data.skipped)
     for f in data.frames:
         if not f.path.is_file():
@@ -114,11 +139,13 @@ def run_real(estimator: Estimator, data: RealSet, videos: dict[str, Path] | None
         pose = estimator.estimate([image], [label_box])[0]
         preds["labelled"].applies[i] = True
         preds["labelled"].set(i, pose.joints_2d_px, pose.joints_3d_mm, label_box, label_box)
-        preds["detector"].applies[i] = True
-        found = estimator.detector(image)
-        if found is not None:
-            pose = estimator.estimate([image], [found.box])[0]
-            preds["detector"].set(i, pose.joints_2d_px, pose.joints_3d_mm, found.box, label_box)
+        if detector is not None:
+            preds["detector"].applies[i] = True
+            found = detector(image)
+            k, _ = best_match([d.box for d in found], label_box)
+            if k >= 0:
+                pose = estimator.estimate([image], [found[k].box])[0]
+                preds["detector"].set(i, pose.joints_2d_px, pose.joints_3d_mm, found[k].box, label_box)
         if (i + 1) % 20 == 0:
             say(f"{i + 1}/{len(frames)} frames")
     keep = np.asarray(kept, dtype=np.int64)
@@ -126,9 +153,9 @@ def run_real(estimator: Estimator, data: RealSet, videos: dict[str, Path] | None
     for p in preds.values():
         for name in ("joints_2d", "joints_3d", "box", "applies", "iou"):
             setattr(p, name, getattr(p, name)[keep])
-    run = RealRun(frames, preds, skipped)
+    run = RealRun(frames, preds, skipped, notes)
     for stream, video in (videos or {}).items():
-        _track(estimator, run, stream, Path(video), work_dir, say)
+        _track(estimator, detector, run, stream, Path(video), work_dir, say)
     return run
 
 
@@ -156,9 +183,10 @@ def _check_video(video: Path, frames: list[RealFrame]) -> str | None:
     return None
 
 
-def _track(estimator: Estimator, run: RealRun, stream: str, video: Path, work_dir: Path | None,
-           say: Callable[[str], None]) -> None:
+def _track(estimator: Estimator, detector: PersonDetector | None, run: RealRun, stream: str, video: Path,
+           work_dir: Path | None, say: Callable[[str], None]) -> None:
     from pose3d_runtime.stream import run_stream
+    from pose3d_runtime.track import Tracker
 
     rows = [i for i, f in enumerate(run.frames) if f.stream == stream]
     if not rows:
@@ -168,11 +196,14 @@ def _track(estimator: Estimator, run: RealRun, stream: str, video: Path, work_di
     if problem is not None:
         run.notes.append(f"tracking: {video} is not the footage of {stream} ({problem}); not used")
         return
+    if detector is None:
+        return  # the note that no detector is installed is made once, in run_real
     say(f"tracking through {video}")
     name = stream.replace("/", "_")
     with tempfile.TemporaryDirectory() as tmp:
         out = work_dir if work_dir is not None else Path(tmp)
-        report = run_stream(estimator, open_capture(str(video)), out, name, live=False, display=False)
+        boxes = Track(Detect(detector, max_people=10), Tracker(estimator.margin))
+        report = run_stream(estimator, open_capture(str(video)), out, name, boxes, live=False, display=False)
         records = {}
         with open(out / f"{name}.jsonl") as fh:
             for line in fh:
@@ -185,6 +216,9 @@ def _track(estimator: Estimator, run: RealRun, stream: str, video: Path, work_di
         f = run.frames[i]
         p.applies[i] = True
         rec = records.get(f.frame)
-        if rec is not None and rec["status"] == "ok":
-            p.set(i, np.array(rec["joints_2d_px"]), np.array(rec["joints_3d_mm"]), np.array(rec["box"]),
-                  labelled_box(f, estimator.margin))
+        people = rec.get("people", []) if rec is not None and rec["status"] == "ok" else []
+        label_box = labelled_box(f, estimator.margin)
+        k, _ = best_match([np.array(q["box"]) for q in people], label_box)
+        if k >= 0:
+            q = people[k]
+            p.set(i, np.array(q["joints_2d_px"]), np.array(q["joints_3d_mm"]), np.array(q["box"]), label_box)

@@ -11,8 +11,16 @@ conversion + NumPy normalisation + transpose; the tests check it against that ch
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
+
+# Folders detect on worker threads while the main thread crops for the model: both launch the parallel
+# kernel. Numba's workqueue threading layer (where neither TBB nor OpenMP is installed, as on many
+# macOS installs) aborts the process on concurrent launches; the kernel already uses every core, so
+# one launch at a time costs nothing.
+_KERNEL_LOCK = threading.Lock()
 
 
 
@@ -98,7 +106,8 @@ def crop_normalise(
     scale = (1.0 / (255.0 * std_arr)).astype(np.float32)
     offset = (-np.asarray(mean, dtype=np.float32) / std_arr).astype(np.float32)
     border_rgb = np.broadcast_to(np.asarray(border, dtype=np.float32), (3,)).copy()
-    _crop_normalise(np.ascontiguousarray(frame), affines, out, scale, offset, border_rgb, bgr)
+    with _KERNEL_LOCK:
+        _crop_normalise(np.ascontiguousarray(frame), affines, out, scale, offset, border_rgb, bgr)
     return out
 
 

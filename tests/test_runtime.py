@@ -86,3 +86,28 @@ def test_back_projection_places_the_pose_where_it_projects(rng):
     A[:, 2] = -du.ravel()
     b = (du * pose[:, 2:3] - cam.f * pose[:, :2]).ravel()
     np.testing.assert_allclose(fit_translation(pose, noisy, cam.f, cam.c), np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-8)
+
+
+def test_the_crop_kernel_may_be_called_from_several_threads_on_any_threading_layer():
+    """Folders detect on worker threads while the main thread crops: numba's workqueue layer (no TBB
+    or OpenMP, as on many macOS installs) would abort the process on concurrent kernel launches."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import threading
+import numpy as np
+from pose3d_runtime.preprocess import crop_normalise
+frame, A = np.zeros((120, 160, 3), np.uint8), np.array([[[0.5, 0, 0], [0, 0.5, 0]]])
+def work():
+    for _ in range(200):
+        crop_normalise(frame, A, 64, (0, 0, 0), (1, 1, 1))
+threads = [threading.Thread(target=work) for _ in range(3)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print("ok")
+"""
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "NUMBA_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -33,7 +33,7 @@ import numpy as np
 from pose3d.crop import square_box
 from pose3d.realval.labels import RealFrame, RealSet
 from pose3d_runtime.boxes import Detect, Track, box_iou
-from pose3d_runtime.detector import PersonDetector
+from pose3d_runtime.detector import PersonDetector, default_detector_path
 from pose3d_runtime.model import ModelError
 from pose3d_runtime.pipeline import Estimator
 from pose3d_runtime.sources import ImageError, open_capture, read_image
@@ -102,6 +102,8 @@ def open_detector(estimator: Estimator, detector: PersonDetector | Path | None) 
     """The detector to score (given, its file, or the shipped one) and, where there is none, why."""
     if detector is not None and not isinstance(detector, (str, Path)):
         return detector, None
+    if detector is None and not default_detector_path().is_file():
+        return None, f"detector and tracking not scored: no person detector is installed ({default_detector_path()})"
     try:
         return PersonDetector(detector, margin=estimator.margin, device="cpu"), None
     except ModelError as e:

@@ -254,7 +254,8 @@ def detection_scores(frames: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, 
     """Average precision and, at ``score_threshold``, recall and precision of a detector over frames
     of (boxes (N, 4), scores (N,), true boxes (M, 4), ignore (M,)). AP: the area under the
     precision-recall curve with precision made non-increasing (every-point interpolation, as in
-    PASCAL VOC from 2010); NaN when there is nothing to find."""
+    PASCAL VOC from 2010); NaN when there is nothing to find. Also the best F1 score over all
+    thresholds and the threshold that reaches it (``best_f1``, ``best_f1_threshold``; NaN without a hit)."""
     tps, scores, total = [], [], 0
     for boxes, s, truth, ignore in frames:
         tp, counted = match_detections(boxes, s, truth, ignore, iou_threshold)
@@ -267,11 +268,17 @@ def detection_scores(frames: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, 
     tp, s = tp[order], s[order]
     hits = np.cumsum(tp)
     precision = hits / np.arange(1, len(tp) + 1)
+    nan = float("nan")
     if total == 0:
-        return {"ap": float("nan"), "recall": float("nan"), "precision": float(tp.mean()) if len(tp) else float("nan")}
+        return {"ap": nan, "recall": nan, "precision": float(tp.mean()) if len(tp) else nan, "best_f1": nan,
+                "best_f1_threshold": nan}
     recall = hits / total
     envelope = np.maximum.accumulate(precision[::-1])[::-1] if len(tp) else precision
     steps = np.diff(np.concatenate([[0.0], recall]))
     kept = s >= score_threshold
+    f1 = np.where(tp, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)  # cut just below a hit
+    best = int(np.argmax(f1)) if len(tp) else 0
+    found = len(tp) > 0 and f1[best] > 0
     return {"ap": float((steps * envelope).sum()), "recall": float(tp[kept].sum() / total),
-            "precision": float(tp[kept].mean()) if kept.any() else float("nan")}
+            "precision": float(tp[kept].mean()) if kept.any() else nan,
+            "best_f1": float(f1[best]) if found else nan, "best_f1_threshold": float(s[best]) if found else nan}

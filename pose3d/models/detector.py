@@ -16,8 +16,8 @@ The network (``PersonDetector``): a stem convolution, then depthwise-separable r
 strides 4, 8, 16, 32, a feature pyramid back to stride 4 (nearest upsampling plus 1x1 laterals),
 and one shared head. About 0.3 GFLOP (multiply-adds x 2) per 256 x 256 frame (``flops_per_frame``).
 
-Training targets (``detector_targets``) splat a Gaussian at each present person's centre cell with a
-radius from the box size; ``detector_loss`` is the penalty-reduced focal loss on that heatmap (Law
+Training targets (``detector_targets``) splat a Gaussian at each present person's centre cell, as wide
+and high as a share of its box; ``detector_loss`` is the penalty-reduced focal loss on that heatmap (Law
 & Deng 2018, Zhou et al. 2019) plus L1 on log size and offset at the centre cells. ``decode``
 turns the output maps back into boxes (local peaks, a score threshold, overlap suppression).
 """
@@ -35,7 +35,9 @@ from torch import nn
 from pose3d.models.heatmap import conv_bn
 
 STRIDE = 4
-MIN_IOU_RADIUS = 0.7  # the Gaussian's radius: a box centred that far off still overlaps the truth this much
+# The centre's Gaussian spreads over this share of the box (sigma = alpha * side / 6 per axis): TTFNet
+# (Liu et al. 2019) found box-shaped Gaussians this wide train faster than CenterNet's small round ones.
+GAUSSIAN_ALPHA = 0.54
 FOCAL_ALPHA, FOCAL_BETA = 2.0, 4.0  # the focal loss's exponents (CenterNet's)
 
 
@@ -148,20 +150,12 @@ def flops_per_frame(config: DetectorConfig = DetectorConfig()) -> float:
 # -- training targets and loss --------------------------------------------------------------------
 
 
-def gaussian_radius(width: np.ndarray, height: np.ndarray, min_iou: float = MIN_IOU_RADIUS) -> np.ndarray:
-    """The shift r (same units as the sizes) of a box's centre along both axes at which the shifted
-    box still overlaps the original with IoU ``min_iou``: (w - r)(h - r) = 2 t/(1 + t) w h."""
-    s, p = width + height, width * height
-    keep = 2.0 * min_iou / (1.0 + min_iou)
-    return 0.5 * (s - np.sqrt(np.maximum(s * s - 4.0 * p * (1.0 - keep), 0.0)))
-
-
 def detector_targets(boxes: np.ndarray, present: np.ndarray, ignore: np.ndarray, size: int) -> dict[str, np.ndarray]:
     """Targets on the (G, G) grid of cells, G = size / STRIDE, from (B, P, 4) boxes (x0, y0, x1, y1)
     in input pixels and (B, P) present / ignore flags:
 
     - ``heatmap`` (B, 1, G, G) float32: max over present people of a Gaussian around the centre cell
-      (1 at that cell), sigma = (2 r + 1) / 6 cells with r from ``gaussian_radius``;
+      (1 at that cell), elongated like the box: sigma = GAUSSIAN_ALPHA * side / 6 per axis (cells);
     - ``weight`` (B, 1, G, G) float32: 0 near ignored people (neither person nor background), else 1;
     - ``cells`` (B, P) int64 flat index of each person's centre cell; ``mask`` (B, P) bool: present;
     - ``size`` (B, P, 2) log width and height (pixels); ``offset`` (B, P, 2) the centre inside its cell.
@@ -181,14 +175,13 @@ def detector_targets(boxes: np.ndarray, present: np.ndarray, ignore: np.ndarray,
     cell_xy = (centre + 0.5) / STRIDE  # (B, P, 2) in cells
     cell = np.minimum(np.floor(cell_xy), G - 1).astype(np.int64)
     offset = cell_xy - cell
-    radius = gaussian_radius(wh[..., 0] / STRIDE, wh[..., 1] / STRIDE)
-    sigma = (2.0 * radius + 1.0) / 6.0
+    sigma = np.maximum(GAUSSIAN_ALPHA * wh / (6.0 * STRIDE), 0.25)  # (B, P, 2) cells
     heatmap = np.zeros((B, G, G), np.float64)
     weight = np.ones((B, G, G), np.float64)
     grid = np.arange(G, dtype=np.float64)
     for b, p in zip(*np.nonzero(present | ignore)):
-        gx = np.exp(-((grid - cell[b, p, 0]) ** 2) / (2 * sigma[b, p] ** 2))
-        gy = np.exp(-((grid - cell[b, p, 1]) ** 2) / (2 * sigma[b, p] ** 2))
+        gx = np.exp(-((grid - cell[b, p, 0]) ** 2) / (2 * sigma[b, p, 0] ** 2))
+        gy = np.exp(-((grid - cell[b, p, 1]) ** 2) / (2 * sigma[b, p, 1] ** 2))
         g = gy[:, None] * gx[None, :]  # (G, G)
         if present[b, p]:
             np.maximum(heatmap[b], g, out=heatmap[b])

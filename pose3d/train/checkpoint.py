@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pose3d.models.detector import PersonDetector
 from pose3d.models.heatmap import HeatmapPoseNet
 from pose3d.models.person import PersonHead
 from pose3d.models.prior import PoseAutoencoder
@@ -22,7 +23,7 @@ from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 from pose3d.train.config import TrainConfig, config_from_dict
 
 FORMAT = 1
-KINDS = ("prior", "structured", "direct", "heatmap", "person")
+KINDS = ("prior", "structured", "direct", "heatmap", "person", "detector")
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -77,6 +78,8 @@ def build_model(kind: str, config: TrainConfig) -> nn.Module:
         return HeatmapPoseNet(config.prior.input_dim, config.heatmap)
     if kind == "person":
         return PersonHead(config.cnn)
+    if kind == "detector":
+        return PersonDetector(config.detector)
     raise ValueError(f"unknown model kind {kind!r}")
 
 

@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from pose3d.data.frames import FrameSpec
 from pose3d.models.cnn import CNNConfig
+from pose3d.models.detector import DetectorConfig
 from pose3d.models.heatmap import HeatmapConfig
 from pose3d.models.prior import PriorConfig
 from pose3d.train.names import STAGES
@@ -56,6 +58,12 @@ class TrainConfig:
     heatmap_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=9000, batch_size=32, lr=1e-3, weight_decay=1e-4, val_every=1000, checkpoint_every=250))
     # The person head on the frozen fine-tuned (or direct) network: person vs background crops.
     person_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=300, batch_size=64, lr=1e-3, val_every=100))
+    # The person detector (pose3d.models.detector) on whole synthetic frames (pose3d.data.frames); not
+    # in the default stage set: pose3d-train --stage detector. val_samples frames validate it.
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    detector_frames: FrameSpec = field(default_factory=FrameSpec)
+    # About 35 minutes on this project's 2-core CPU (about 35 frames/s, rendering included; measured).
+    detector_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=4500, batch_size=16, lr=5e-3, weight_decay=1e-4, val_every=900, checkpoint_every=100))
 
     def __post_init__(self) -> None:
         from pose3d.data.synthetic import BODIES
@@ -81,7 +89,11 @@ RANGES: dict[str, tuple[float, bool, float | None]] = {
     "dropout": (0, False, 0.99), "hidden_2d": (1, False, None), "num_joints": (1, False, None),
     "hidden_person": (1, False, None), "widths": (1, False, None), "blocks": (0, False, None),
     "decoder_widths": (1, False, None), "lifter_hidden": (1, False, None), "lifter_blocks": (0, False, None),
-    "lifter_dropout": (0, False, 0.99),
+    "lifter_dropout": (0, False, 0.99), "neck_width": (1, False, None), "size_weight": (0, False, None),
+    "offset_weight": (0, False, None), "score_threshold": (0, False, 1), "max_people": (1, False, None),
+    "overlap_threshold": (0, False, 1), "min_height": (0, True, None), "max_height": (0, True, None),
+    "whole_frame_probability": (0, False, 1), "letterbox_probability": (0, False, 1),
+    "negative_probability": (0, False, 1), "min_joints": (1, False, 17), "min_box_px": (0, False, None),
 }
 
 

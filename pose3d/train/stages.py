@@ -45,6 +45,7 @@ from pose3d.synth.draws import Draws
 from pose3d.train.checkpoint import load_model, read_checkpoint
 from pose3d.train.config import STAGES, TrainConfig, config_to_dict
 from pose3d.train.loop import Processes, Stage, step_seed, train_stage
+from pose3d.train.detector import detector_stage
 from pose3d.train.person import person_stage
 
 POSE = PoseCodec()
@@ -287,7 +288,7 @@ def read_step(path: Path) -> int:
 
 
 BUILDERS = {"prior": prior_stage, "latent": latent_stage, "finetune": finetune_stage, "direct": direct_stage,
-            "heatmap": heatmap_stage, "person": person_stage}
+            "heatmap": heatmap_stage, "person": person_stage, "detector": detector_stage}
 NEEDS = {"latent": "prior", "finetune": "latent"}
 
 

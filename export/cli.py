@@ -1,6 +1,7 @@
 """pose3d-export: a trained checkpoint to ONNX, verified against PyTorch.
 
     pose3d-export runs/default/finetune.pt -o model.onnx [--fp16] [--int8] [--person runs/default/person.pt]
+    pose3d-export --detector runs/detector/detector.pt -o detector.onnx
 """
 
 from __future__ import annotations
@@ -22,12 +23,26 @@ import click
               help="A person-head checkpoint (person.pt) to add as a third output (default: person.pt beside "
                    "CHECKPOINT when it is there).")
 @click.option("--no-person", is_flag=True, help="Leave the person head out even if person.pt is there.")
+@click.option("--detector", is_flag=True,
+              help="CHECKPOINT is the person detector (pose3d-train --stage detector: OUT/detector.pt); "
+                   "only --samples applies.")
 def main(checkpoint: Path, output: Path, samples: int, tolerance_mm: float, fp16: bool, int8: bool,
-         person: Path | None, no_person: bool) -> None:
+         person: Path | None, no_person: bool, detector: bool) -> None:
     from pose3d.cli.extras import require_all
 
     require_all(("torch", "onnx"), "pose3d-export")
+    from pose3d.train.checkpoint import read_checkpoint
     from pose3d_export.onnx_export import VerificationError, export
+
+    try:
+        kind = read_checkpoint(checkpoint)["kind"]
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    if kind == "detector" and not detector:
+        raise click.ClickException(f"{checkpoint} holds the person detector: export it with --detector")
+    if detector:
+        _export_detector(checkpoint, output, samples)
+        return
 
     if person is None and not no_person and (checkpoint.parent / "person.pt").is_file():
         person = checkpoint.parent / "person.pt"
@@ -46,3 +61,15 @@ def main(checkpoint: Path, output: Path, samples: int, tolerance_mm: float, fp16
     for c in checks:
         click.echo(f"| {c.name} | {c.path} | {c.size_mb:.1f} | {c.max_pose_error_mm:.4f} | {c.max_joint2d_error_px:.4f} | "
                    f"{c.max_person_error:.5f} | {c.mpjpe_vs_truth_mm:.1f} | {c.mpjpe_change_mm:+.2f} |")
+
+
+def _export_detector(checkpoint: Path, output: Path, samples: int) -> None:
+    from pose3d_export.detector_export import VerificationError, export_detector
+
+    try:
+        check = export_detector(checkpoint, output, samples=samples)
+    except (ValueError, VerificationError) as e:
+        raise click.ClickException(str(e)) from None
+    errors = ", ".join(f"{name} {value:.2g}" for name, value in check.max_error.items())
+    click.echo(f"wrote {check.path} ({check.size_mb:.2f} MB); verified on {check.frames} rendered frames against "
+               f"PyTorch, max differences: {errors}")

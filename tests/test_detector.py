@@ -217,6 +217,14 @@ def test_export_round_trip(detector_checkpoint, tmp_path):
     np.testing.assert_allclose(centre, ref, atol=1e-4)
 
 
+def test_export_fails_past_the_tolerance(detector_checkpoint, tmp_path, monkeypatch):
+    from pose3d_export import detector_export
+
+    monkeypatch.setitem(detector_export.TOLERANCE, "size", -1.0)  # no difference is small enough
+    with pytest.raises(detector_export.VerificationError, match="ONNX differs from PyTorch on 2 rendered frames: size"):
+        detector_export.export_detector(detector_checkpoint, tmp_path / "d.onnx", samples=2)
+
+
 def test_the_exporters_refuse_each_others_checkpoints(detector_checkpoint, tmp_path):
     r = CliRunner().invoke(export_main, [str(detector_checkpoint), "-o", str(tmp_path / "m.onnx")])
     assert r.exit_code != 0 and "holds the person detector: export it with --detector" in r.output

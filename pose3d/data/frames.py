@@ -107,7 +107,9 @@ class DetectorFrames:
         where = draws.uniform(0.1, 0.9, n=2)
         bars = draws.uniform(0.0, 0.25, n=2) * S  # thickness of each bar
         vertical = draws.bernoulli(0.5)  # bars left and right (a portrait frame) instead of top and bottom
-        content = np.zeros((len(draws.u), 4))  # (B, 4) x0, y0, x1, y1: the picture inside the bars, pixel edges
+        # (B, 4) x0, y0, x1, y1 (pixel edges): the picture inside the bars; filled in by ``view``, the
+        # one place that sees the frames' sizes.
+        content = np.zeros((len(draws.u), 4))
 
         def view(people_uv: np.ndarray, frame_sizes: np.ndarray) -> np.ndarray:
             boxes = joint_boxes(people_uv)  # (B, P, 4) full-frame pixels

@@ -31,8 +31,8 @@ class CheckpointModel:
         if person is not None:
             head, _, person_info = load_model(person, kinds=("person",))
             person_meta = {"source_checkpoint": Path(person).name, "step": int(person_info["step"])}
-        self.net = inference_net(model, config.cnn.input_size, person=head).eval()
-        meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), self.net.input_size, person_meta)
+        self.net = inference_net(model, config.input.input_size, person=head).eval()
+        meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), config.input, person_meta)
         self.info = ModelInfo.from_metadata(meta, checkpoint)
         self.has_person = head is not None
         self.provider = "PyTorch CPU"

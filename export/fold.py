@@ -44,7 +44,7 @@ class InferenceNet(nn.Module):
                  person: PersonHead | None = None) -> None:
         super().__init__()
         cnn: PaperCNN = model.cnn
-        self.input_size = cnn.config.input_size
+        self.input_size = cnn.input_size
         self.scale_mm = pose_codec.scale_mm
         layers = list(cnn.features)
         bn = layers[-1]

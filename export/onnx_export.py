@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from pose3d import __version__
 from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 from pose3d.evaluate import predict
 from pose3d.metrics import mpjpe
+from pose3d.contract import METADATA_KEY, InputContract
 from pose3d.models.codec import ImageCodec
 from pose3d.skeleton import H36M17
 from pose3d.train.checkpoint import load_model
@@ -53,10 +54,8 @@ class Check:
     max_person_error: float = 0.0  # person probability against PyTorch (0 without a person head)
 
 
-def metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any], input_size: int,
+def metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any], contract: InputContract,
              person: dict[str, Any] | None = None) -> dict[str, str]:
-    codec = ImageCodec()
-    crop = SynthConfig().crop
     outputs = {
         "pose_mm": "joints (B, 17, 3) in mm, camera frame (X right, Y down, Z forward), relative to the pelvis",
         "joints_2d": "joints (B, 17, 2) in pixels of the input crop (pixel centres at integers)",
@@ -69,11 +68,11 @@ def metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any]
         "model_kind": info["kind"],
         "stage": str(info["stage"]),
         "step": str(info["step"]),
-        "input": json.dumps({"name": "image", "layout": "NCHW", "size": input_size, "colour": "RGB",
-                             "normalise": "(pixel / 255 - mean) / std", "mean": codec.mean, "std": codec.std}),
+        # The input contract, verbatim (pose3d.contract): the crop geometry and normalisation the
+        # model was trained with; the runtime parses it back into the same class.
+        METADATA_KEY: contract.to_json(),
+        "input_name": "image",
         "outputs": json.dumps(outputs),
-        # How the training crops were cut around the person (pose3d.crop): the runtime cuts the same.
-        "crop": json.dumps({"size": crop.size, "input_size": input_size, "margin": crop.margin}),
         "joint_names": json.dumps(H36M17.names),
         "joint_parents": json.dumps(H36M17.parents),
         "training_config": json.dumps(config_dict),
@@ -115,8 +114,9 @@ def export(
     checkpoint, output = Path(checkpoint), Path(output)
     model, config, info = load_model(checkpoint)
     if info["kind"] not in ("structured", "direct", "heatmap"):
-        what = "the pose prior" if info["kind"] == "prior" else "a person head"
-        raise ValueError(f"{checkpoint} holds {what} alone; export an image model (finetune or direct)")
+        what = {"prior": "the pose prior alone", "person": "a person head alone"}.get(info["kind"], f"a {info['kind']} model")
+        raise ValueError(f"{checkpoint} holds {what}; export a pose model (finetune, direct or heatmap)"
+                         + ("; a detector exports with --detector" if info["kind"] == "detector" else ""))
     head, person_meta = None, None
     if person is not None:
         head, _, person_info = load_model(person)
@@ -124,8 +124,9 @@ def export(
             raise ValueError(f"{person}: not a person-head checkpoint (it holds a {person_info['kind']} model)")
         person_meta = {"source_checkpoint": Path(person).name, "step": int(person_info["step"]),
                        "metrics": person_info.get("metrics", {})}
-    net = inference_net(model, config.cnn.input_size, person=head)
-    size = net.input_size
+    contract = config.input
+    net = inference_net(model, contract.input_size, person=head)
+    size = contract.input_size
     output.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 3, size, size)
     with warnings.catch_warnings():
@@ -136,17 +137,17 @@ def export(
             dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}},
             opset_version=OPSET, dynamo=False,
         )
-    meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), size, person_meta)
+    meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), contract, person_meta)
     graph = onnx.load(str(output))
     onnx.helper.set_model_props(graph, meta)
     onnx.save(graph, str(output))
 
     # Real inputs: rendered test crops, with their true poses.
-    ds = SyntheticPoses(SynthConfig(split="test", seed=config.seed, length=samples,
-                                    crop=replace(SynthConfig().crop, input_size=size)))
+    ds = SyntheticPoses(SynthConfig(split="test", seed=config.seed, length=samples, crop=contract.crop_spec()))
     data = ds.render_batch(range(samples))
-    x = ImageCodec().encode(torch.from_numpy(data["image"])).numpy()
-    ref_pose, ref_joints = predict(model, data["image"])
+    codec = ImageCodec.of(contract)
+    x = codec.encode(torch.from_numpy(data["image"])).numpy()
+    ref_pose, ref_joints = predict(model, data["image"], image_codec=codec)
     if head is not None:
         with torch.no_grad():
             ref_person = net(torch.from_numpy(x))[2].numpy()

@@ -67,9 +67,11 @@ def evaluate(
     samples: dict[str, np.ndarray],
     activity_names: Sequence[str],
     flip: bool = False,
+    image_codec: ImageCodec = ImageCodec(),
 ) -> Evaluation:
-    """Score ``model`` on samples (``image``, ``pose_rel`` mm, ``activity``), per activity."""
-    pred, _ = predict(model, samples["image"], flip=flip)
+    """Score ``model`` on samples (``image``, ``pose_rel`` mm, ``activity``), per activity;
+    ``image_codec``: the model's input contract's normalisation."""
+    pred, _ = predict(model, samples["image"], flip=flip, image_codec=image_codec)
     return score_poses(pred, samples, activity_names)
 
 

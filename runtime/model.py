@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from pose3d.contract import METADATA_KEY, InputContract
 from pose3d.crop import CropSpec
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -73,12 +74,11 @@ def choose_providers(device: str = "auto") -> list[str]:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What the runtime reads from a model's metadata."""
+    """What the runtime reads from a model's metadata. ``contract`` is the model's input contract
+    (``pose3d.contract.InputContract``), parsed from the metadata the exporter wrote; models exported
+    before it existed carry the same facts under the keys ``input`` and ``crop``."""
 
-    input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    crop: CropSpec
+    contract: InputContract
     joint_names: tuple[str, ...]
     joint_parents: tuple[int, ...]
     model_id: str  # file name + the first 12 hex digits of its SHA-256
@@ -86,32 +86,74 @@ class ModelInfo:
     version: str
     training_config: dict[str, Any]
 
+    @property
+    def input_size(self) -> int:
+        return self.contract.input_size
+
+    @property
+    def mean(self) -> tuple[float, float, float]:
+        return self.contract.mean
+
+    @property
+    def std(self) -> tuple[float, float, float]:
+        return self.contract.std
+
+    @property
+    def crop(self) -> CropSpec:
+        return self.contract.crop_spec()
+
     @classmethod
     def from_metadata(cls, meta: dict[str, str], path: Path) -> "ModelInfo":
         try:
-            spec = json.loads(meta["input"])
+            contract = _contract(meta, path)
             names = tuple(json.loads(meta["joint_names"]))
             parents = tuple(int(p) for p in json.loads(meta["joint_parents"]))
-        except (KeyError, ValueError) as e:
+        except (KeyError, ValueError, TypeError) as e:
             raise ModelError(f"{path}: not a pose3d export (metadata {e} missing or malformed)") from None
-        crop = json.loads(meta.get("crop", "{}"))
-        size = int(spec["size"])
         return cls(
-            input_size=size,
-            mean=tuple(float(v) for v in spec["mean"]),
-            std=tuple(float(v) for v in spec["std"]),
-            crop=CropSpec(size=int(crop.get("size", CropSpec.size)), input_size=size,
-                          margin=float(crop.get("margin", CropSpec.margin))),
+            contract=contract,
             joint_names=names,
             joint_parents=parents,
-            model_id=f"{path.name}:{_sha256(path)[:12]}",
+            model_id=f"{path.name}:{sha256(path)[:12]}",
             metrics=json.loads(meta.get("metrics", "{}")),
             version=meta.get("pose3d_version", "?"),
             training_config=json.loads(meta.get("training_config", "{}")),
         )
 
 
-def _sha256(path: Path) -> str:
+def _contract(meta: dict[str, str], path: Path) -> InputContract:
+    if METADATA_KEY in meta:
+        return InputContract.from_json(meta[METADATA_KEY], f"{path}: metadata {METADATA_KEY!r}")
+    # An export from before the input contract: the same facts under "input" and "crop".
+    spec = json.loads(meta["input"])
+    crop = json.loads(meta.get("crop", "{}"))
+    return InputContract(crop_size=int(crop.get("size", InputContract.crop_size)), input_size=int(spec["size"]),
+                         margin=float(crop.get("margin", InputContract.margin)),
+                         mean=tuple(float(v) for v in spec["mean"]), std=tuple(float(v) for v in spec["std"]))
+
+
+def open_session(path: Path, device: str = "auto", threads: int | None = None):
+    """An onnxruntime session for ``path`` on the provider ``choose_providers`` picks; ModelError
+    when onnxruntime cannot load the file, or when ``device`` is "cuda" and CUDA did not take it."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
+    providers = choose_providers(device)
+    if CUDA in providers:
+        ort.set_default_logger_severity(3)  # a CUDA that fails to initialise: fall back quietly
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=providers)
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ModelError(f"{path}: onnxruntime cannot load it: {str(e).strip().splitlines()[0]}") from None
+    if device == "cuda" and session.get_providers()[0] != CUDA:
+        raise ModelError(f"{path}: --device cuda: onnxruntime fell back to the CPU provider")
+    return session
+
+
+def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -123,25 +165,11 @@ class PoseModel:
     """An exported model, ready to run on batches of normalised crops."""
 
     def __init__(self, path: str | Path | None = None, device: str = "auto", threads: int | None = None) -> None:
-        import onnxruntime as ort
-
         self.path = Path(path) if path is not None else default_model_path()
         if not self.path.is_file():
             hint = "" if path is not None else " (the package was installed without its default model)"
             raise ModelError(f"model file not found: {self.path}{hint}")
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        if threads:
-            opts.intra_op_num_threads = threads
-        providers = choose_providers(device)
-        if CUDA in providers:
-            ort.set_default_logger_severity(3)  # a CUDA that fails to initialise: fall back quietly
-        try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise ModelError(f"{self.path}: onnxruntime cannot load it: {str(e).strip().splitlines()[0]}") from None
-        if device == "cuda" and self.session.get_providers()[0] != CUDA:
-            raise ModelError("--device cuda: onnxruntime fell back to the CPU provider")
+        self.session = open_session(self.path, device, threads)
         self.provider = self.session.get_providers()[0]
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         self.info = ModelInfo.from_metadata(meta, self.path)

@@ -51,7 +51,7 @@ def test_export_verifies_and_writes_metadata_and_variants(trained, tmp_path):
     assert "| fp32 |" in r.output and "| int8 |" in r.output
     graph = onnx.load(str(out))
     meta = {p.key: p.value for p in graph.metadata_props}
-    assert json.loads(meta["joint_names"])[0] == "Hip" and json.loads(meta["input"])["size"] == 112
+    assert json.loads(meta["joint_names"])[0] == "Hip" and json.loads(meta["input_contract"])["input_size"] == 112
     assert json.loads(meta["training_config"])["cnn"]["channels"] == [4, 8, 8]
     for path in (out, tmp_path / "model.fp16.onnx", tmp_path / "model.int8.onnx"):
         sess = _session(path)

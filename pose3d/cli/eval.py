@@ -12,7 +12,6 @@ Human3.6M set, always beside trivial baselines computed by the same code.
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import json
 from pathlib import Path
@@ -46,6 +45,8 @@ def _videos(items: tuple[str, ...]) -> dict[str, Path]:
 @click.option("--video", "videos", multiple=True, metavar="SOURCE/VIEW=FILE",
               help="With --real: the video of one labelled stream, to score the runtime's tracking path on it "
                    "(repeatable).")
+@click.option("--detector", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="With --real: the person detector (ONNX) for the detector and tracking rows (default: the shipped one).")
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="A prepared Human3.6M set (pose3d-prepare h36m): evaluate on its test subjects.")
 @click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True, help="Synthetic split.")
@@ -58,14 +59,14 @@ def _videos(items: tuple[str, ...]) -> dict[str, Path]:
 @click.option("--report", is_flag=True, help="Also save a picture of the best and worst predictions.")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the tables (default: beside the checkpoint; with --real, ./pose3d-realval-<model>).")
-def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: Path | None, split: str,
+def main(model: Path | None, real: Path | None, videos: tuple[str, ...], detector: Path | None, data: Path | None, split: str,
          samples: int | None, seed: int | None, bodies: str | None, flip: bool, report: bool, out_dir: Path | None) -> None:
     if real is not None:
         if data is not None:
             raise click.UsageError("--real and --data are two different evaluations: give one")
-        return _real(model, real, _videos(videos), out_dir)
-    if videos:
-        raise click.UsageError("--video needs --real")
+        return _real(model, real, _videos(videos), out_dir, detector)
+    if videos or detector is not None:
+        raise click.UsageError("--video and --detector need --real")
     if model is None or model.suffix == ".onnx":
         if data is not None or flip or report:
             raise click.UsageError("--data, --flip and --report take a training checkpoint; an exported model (or "
@@ -79,6 +80,7 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: P
         require("matplotlib", "pose3d-eval", "for --report")
     from pose3d.baselines import synthetic_mean_pose
     from pose3d.evaluate import baseline_evaluations, comparison_markdown, evaluate, predict
+    from pose3d.models.codec import ImageCodec
     from pose3d.train.checkpoint import load_model
 
     try:
@@ -88,6 +90,7 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: P
     if info["kind"] == "prior" and data is None:
         raise click.ClickException(f"{checkpoint} holds the pose prior alone; evaluate an image model (latent, finetune, direct, heatmap)")
     seed = config.seed if seed is None else seed
+    codec = ImageCodec.of(config.input)
     what = f"{checkpoint} ({info['kind']}, stage {info['stage']}, step {info['step']})"
     record: dict[str, Any] = {"checkpoint": str(checkpoint), "kind": info["kind"], "stage": info["stage"], "step": info["step"],
                               "flip": flip}
@@ -96,11 +99,10 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: P
 
         samples = 2000 if samples is None else samples
         bodies = bodies or config.bodies
-        crop = replace(SynthConfig().crop, input_size=config.cnn.input_size)
-        ds = SyntheticPoses(SynthConfig(split=split, seed=seed, length=samples, crop=crop, bodies=bodies))
+        ds = SyntheticPoses(SynthConfig(split=split, seed=seed, length=samples, crop=config.input.crop_spec(), bodies=bodies))
         batch = ds.render_all()
         names = ds.bank.activity_names
-        result = evaluate(model_, batch, names, flip=flip)
+        result = evaluate(model_, batch, names, flip=flip, image_codec=codec)
         baselines = baseline_evaluations(synthetic_mean_pose(seed=seed, bodies=bodies), batch, names)
         tag = f"{checkpoint.stem}_{split}{'' if bodies == 'capsules' else '_' + bodies}{'_flip' if flip else ''}"
         header = (f"{what} on {samples} synthetic {split} crops of {bodies} people (seed {seed})"
@@ -123,7 +125,7 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], data: P
     if report and "image" in batch:
         from pose3d.viz.report import evaluation_report
 
-        _, joints = predict(model_, batch["image"], flip=flip)
+        _, joints = predict(model_, batch["image"], flip=flip, image_codec=codec)
         labels = [f"{names[a]}" for a in batch["activity"]]
         path = evaluation_report(out_dir / f"{tag}.png", batch["image"], joints, result.pred, result.gt,
                                  result.values["MPJPE"], labels)
@@ -167,7 +169,7 @@ def _synthetic_onnx(model: Path | None, split: str, samples: int | None, seed: i
     (out_dir / f"{tag}.json").write_text(json.dumps(record, indent=1))
 
 
-def _real(model: Path | None, root: Path, videos: dict[str, Path], out_dir: Path | None) -> None:
+def _real(model: Path | None, root: Path, videos: dict[str, Path], out_dir: Path | None, detector: Path | None) -> None:
     """``--real``: the whole real-photo evaluation (pose3d.realval) of an ONNX file or a checkpoint."""
     from pose3d.realval.evaluate import evaluate_real, open_model
     from pose3d.realval.labels import RealvalError
@@ -183,8 +185,8 @@ def _real(model: Path | None, root: Path, videos: dict[str, Path], out_dir: Path
         raise click.ClickException(str(e)) from None
     out_dir = Path(f"pose3d-realval-{Path(net.info.model_id.split(':')[0]).stem}") if out_dir is None else out_dir
     try:
-        rep = evaluate_real(net, root, out_dir, videos, progress=lambda m: click.echo(m, err=True))
-    except RealvalError as e:
+        rep = evaluate_real(net, root, out_dir, videos, progress=lambda m: click.echo(m, err=True), detector=detector)
+    except (RealvalError, ModelError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(rep.markdown)
     for s in rep.result["skipped"]:
@@ -201,6 +203,7 @@ def _h36m(model, config, info, data: Path, samples: int | None, flip: bool, what
     from pose3d.data.h36m.names import ACTIONS
     from pose3d.data.h36m.store import PreparedSetError
     from pose3d.evaluate import evaluate, evaluate_prior
+    from pose3d.models.codec import ImageCodec
 
     try:
         ds = PreparedH36M(data)
@@ -210,7 +213,7 @@ def _h36m(model, config, info, data: Path, samples: int | None, flip: bool, what
         if samples is not None and samples < len(rows):
             rows = rows[np.linspace(0, len(rows) - 1, samples).astype(np.int64)]
         prior = info["kind"] == "prior"
-        batch = ds.samples(rows, config.cnn.input_size, images=not prior)
+        batch = ds.samples(rows, config.input.input_size, images=not prior)
     except PreparedSetError as e:
         raise click.ClickException(str(e)) from None
     present = set(ds.subject[rows].tolist())
@@ -224,7 +227,7 @@ def _h36m(model, config, info, data: Path, samples: int | None, flip: bool, what
                   f"(MPJPE of the noisy input {noisy:.1f} mm); mm")
         record |= {"noise_mm": config.prior.noise_mm, "noisy_input_mpjpe": noisy}
         return ACTIONS, batch, result, f"{stem}_h36m", header, record, {}
-    result = evaluate(model, batch, ACTIONS, flip=flip)
+    result = evaluate(model, batch, ACTIONS, flip=flip, image_codec=ImageCodec.of(config.input))
     baselines = _h36m_baselines(ds, rows, batch, record)
     mean = result.table.mean_over_groups
     header = (f"{what} on Human3.6M, {frames}{', flip test-time augmentation' if flip else ''}; mean over actions: "

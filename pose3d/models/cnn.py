@@ -18,7 +18,8 @@ from torch import nn
 
 @dataclass(frozen=True)
 class CNNConfig:
-    input_size: int = 112
+    """The CNN's architecture; its input size is the model's input contract's (``pose3d.contract``)."""
+
     channels: tuple[int, int, int] = (36, 72, 72)
     kernels: tuple[int, int, int] = (9, 5, 5)
     fc: tuple[int, ...] = (512, 2048, 4096)
@@ -28,18 +29,19 @@ class CNNConfig:
     hidden_person: int = 64  # the person head (pose3d.models.person), trained after the rest
 
 
-def feature_dim(config: CNNConfig) -> int:
-    """Length of the flattened convolutional features the heads read."""
-    side = config.input_size
+def feature_dim(config: CNNConfig, input_size: int = 112) -> int:
+    """Length of the flattened convolutional features the heads read, on ``input_size`` crops."""
+    side = input_size
     for k in config.kernels:
         side = (side - k + 1) // 2
     return config.channels[-1] * side * side
 
 
 class PaperCNN(nn.Module):
-    def __init__(self, out_dim: int, config: CNNConfig = CNNConfig()) -> None:
+    def __init__(self, out_dim: int, config: CNNConfig = CNNConfig(), input_size: int = 112) -> None:
         super().__init__()
         self.config = config
+        self.input_size = input_size
         layers: list[nn.Module] = []
         c_in = 3
         for c, k in zip(config.channels, config.kernels):
@@ -47,7 +49,7 @@ class PaperCNN(nn.Module):
             c_in = c
         layers.append(nn.BatchNorm2d(c_in))
         self.features = nn.Sequential(*layers)
-        self.feature_dim = feature_dim(config)
+        self.feature_dim = feature_dim(config, input_size)
         fc: list[nn.Module] = []
         d = self.feature_dim
         for width in config.fc:
@@ -85,9 +87,9 @@ def unit_to_crop(joints_unit: torch.Tensor, size: int) -> torch.Tensor:
     return (joints_unit + 1.0) * (size / 2.0) - 0.5
 
 
-def flops_per_image(config: CNNConfig = CNNConfig(), out_dim: int = 2000) -> float:
+def flops_per_image(config: CNNConfig = CNNConfig(), out_dim: int = 2000, input_size: int = 112) -> float:
     """Multiply-adds x 2 of one forward pass (convolutions and the 3D head)."""
-    flops, c_in, side = 0.0, 3, config.input_size
+    flops, c_in, side = 0.0, 3, input_size
     for c, k in zip(config.channels, config.kernels):
         conv = side - k + 1
         flops += 2 * conv * conv * c * k * k * c_in

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pose3d.contract import IMAGENET_MEAN, IMAGENET_STD, InputContract
 from pose3d.skeleton import H36M17
 
 
@@ -34,8 +35,14 @@ class PoseCodec:
 
 @dataclass(frozen=True)
 class ImageCodec:
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    """The pixel normalisation of an input contract (``ImageCodec.of(contract)``)."""
+
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    @classmethod
+    def of(cls, contract: InputContract) -> "ImageCodec":
+        return cls(tuple(contract.mean), tuple(contract.std))
 
     def encode(self, image_uint8: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) uint8 RGB -> normalised float32."""

@@ -16,9 +16,9 @@ from pose3d.models.cnn import CNNConfig, feature_dim
 
 
 class PersonHead(nn.Module):
-    def __init__(self, config: CNNConfig = CNNConfig()) -> None:
+    def __init__(self, config: CNNConfig = CNNConfig(), input_size: int = 112) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(feature_dim(config), config.hidden_person), nn.ReLU(inplace=True),
+        self.net = nn.Sequential(nn.Linear(feature_dim(config, input_size), config.hidden_person), nn.ReLU(inplace=True),
                                  nn.Linear(config.hidden_person, 1))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

@@ -17,9 +17,9 @@ from pose3d.models.prior import PoseAutoencoder
 class StructuredPoseNet(nn.Module):
     """CNN -> the prior's latent code -> the prior's (linear) decoder -> pose (Tekin et al.)."""
 
-    def __init__(self, prior: PoseAutoencoder, cnn_config: CNNConfig = CNNConfig()) -> None:
+    def __init__(self, prior: PoseAutoencoder, cnn_config: CNNConfig = CNNConfig(), input_size: int = 112) -> None:
         super().__init__()
-        self.cnn = PaperCNN(prior.latent_dim, cnn_config)
+        self.cnn = PaperCNN(prior.latent_dim, cnn_config, input_size)
         self.decoder = prior  # only its decoder is used; the encoder is kept to encode targets
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -30,9 +30,9 @@ class StructuredPoseNet(nn.Module):
 class DirectPoseNet(nn.Module):
     """The same CNN regressing the 51 pose numbers directly (Li & Chan style baseline)."""
 
-    def __init__(self, pose_dim: int = 51, cnn_config: CNNConfig = CNNConfig()) -> None:
+    def __init__(self, pose_dim: int = 51, cnn_config: CNNConfig = CNNConfig(), input_size: int = 112) -> None:
         super().__init__()
-        self.cnn = PaperCNN(pose_dim, cnn_config)
+        self.cnn = PaperCNN(pose_dim, cnn_config, input_size)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         pose, joints_2d = self.cnn(image)

@@ -71,13 +71,13 @@ def build_model(kind: str, config: TrainConfig) -> nn.Module:
     if kind == "prior":
         return PoseAutoencoder(config.prior)
     if kind == "structured":
-        return StructuredPoseNet(PoseAutoencoder(config.prior), config.cnn)
+        return StructuredPoseNet(PoseAutoencoder(config.prior), config.cnn, config.input.input_size)
     if kind == "direct":
-        return DirectPoseNet(config.prior.input_dim, config.cnn)
+        return DirectPoseNet(config.prior.input_dim, config.cnn, config.input.input_size)
     if kind == "heatmap":
         return HeatmapPoseNet(config.prior.input_dim, config.heatmap)
     if kind == "person":
-        return PersonHead(config.cnn)
+        return PersonHead(config.cnn, config.input.input_size)
     if kind == "detector":
         return PersonDetector(config.detector)
     raise ValueError(f"unknown model kind {kind!r}")

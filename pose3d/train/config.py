@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from pose3d.contract import InputContract
 from pose3d.data.frames import FrameSpec
 from pose3d.models.cnn import CNNConfig
 from pose3d.models.detector import DetectorConfig
@@ -47,6 +48,9 @@ class TrainConfig:
     bodies: str = "capsules"  # synthetic people: "capsules" (mannequins) or "anny" (skinned, clothed, 1-4 per scene)
     backgrounds: str | None = None  # a folder of background photos (pose3d-synth gather-photos OUT/backgrounds)
     textures: str | None = None  # anny: texture photos for rooms (gather-photos OUT/textures)
+    # What crop the model takes (crop size, input size, margin, normalisation): saved in every
+    # checkpoint, carried verbatim into the ONNX metadata, read back by the runtime (pose3d.contract).
+    input: InputContract = field(default_factory=InputContract)
     prior: PriorConfig = field(default_factory=PriorConfig)
     cnn: CNNConfig = field(default_factory=CNNConfig)
     heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)  # the 2D-evidence model (stage heatmap)
@@ -85,7 +89,7 @@ RANGES: dict[str, tuple[float, bool, float | None]] = {
     "workers": (0, False, None), "lr": (0, True, None), "final_lr_fraction": (0, False, 1),
     "weight_decay": (0, False, None), "loss_2d_weight": (0, False, None), "hidden": (1, False, None),
     "noise_mm": (0, False, None), "contractive": (0, False, None), "input_dim": (1, False, None),
-    "input_size": (1, False, None), "channels": (1, False, None), "kernels": (1, False, None), "fc": (1, False, None),
+    "input_size": (1, False, None), "crop_size": (1, False, None), "margin": (0, False, None), "std": (0, True, None), "channels": (1, False, None), "kernels": (1, False, None), "fc": (1, False, None),
     "dropout": (0, False, 0.99), "hidden_2d": (1, False, None), "num_joints": (1, False, None),
     "hidden_person": (1, False, None), "widths": (1, False, None), "blocks": (0, False, None),
     "decoder_widths": (1, False, None), "lifter_hidden": (1, False, None), "lifter_blocks": (0, False, None),
@@ -191,7 +195,17 @@ def config_to_dict(config: TrainConfig) -> dict[str, Any]:
 
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
-    return _updated(TrainConfig(), data, "")
+    cnn = data.get("cnn")
+    if isinstance(cnn, dict) and "input_size" in cnn:
+        # Before the input contract the input size was cnn.input_size (checkpoints of that time).
+        cnn = dict(cnn)
+        data = {**data, "cnn": cnn, "input": {"input_size": cnn.pop("input_size"), **data.get("input", {})}}
+    try:
+        return _updated(TrainConfig(), data, "")
+    except ValueError as e:
+        if str(e).startswith("input contract"):
+            raise ValueError(f"setting input: {e}") from None
+        raise
 
 
 def _set(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -17,12 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pose3d.models.codec import ImageCodec
 from pose3d.models.person import PersonHead
 from pose3d.train.checkpoint import load_model
 from pose3d.train.loop import Stage
 
-IMAGE = ImageCodec()
 
 
 def pose_network_path(ctx) -> Path:
@@ -48,11 +46,11 @@ def person_stage(ctx) -> Stage:  # ctx: pose3d.train.stages.Context
     pose_net = ctx.prepare(pose_net).eval()
     for p in pose_net.parameters():
         p.requires_grad_(False)
-    head = PersonHead(cfg.cnn)
+    head = PersonHead(cfg.cnn, ctx.input_size)
     stage_cfg = cfg.stage("person")
 
     def encode(images: np.ndarray) -> torch.Tensor:
-        x = IMAGE.encode(torch.from_numpy(images))
+        x = ctx.image_codec.encode(torch.from_numpy(images))
         return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
     @torch.no_grad()

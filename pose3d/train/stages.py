@@ -17,7 +17,6 @@ prior learns the training subjects' camera-frame poses; a 3D-only set trains the
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -49,7 +48,6 @@ from pose3d.train.detector import detector_stage
 from pose3d.train.person import person_stage
 
 POSE = PoseCodec()
-IMAGE = ImageCodec()
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -74,6 +72,12 @@ class Context:
         self._val: dict[str, np.ndarray] | None = None
         self._bank = None
         self.h36m = None if config.data == "synthetic" else PreparedH36M(config.data)
+        self.contract = config.input
+        self.image_codec = ImageCodec.of(self.contract)
+        self.input_size = self.contract.input_size
+        if self.h36m is not None and self.h36m.crop_size != self.contract.crop_size:
+            raise PreparedSetError(f"{self.h36m.path} holds {self.h36m.crop_size} px crops; the model's input contract "
+                                   f"takes {self.contract.crop_size} (setting input.crop_size)")
 
     @property
     def activity_names(self) -> tuple[str, ...]:
@@ -94,8 +98,8 @@ class Context:
     @property
     def train_data(self) -> SyntheticPoses:
         if self._train_data is None:
-            self._train_data = SyntheticPoses(SynthConfig(split="train", seed=self.config.seed, crop=replace(
-                SynthConfig().crop, input_size=self.config.cnn.input_size), bodies=self.config.bodies,
+            self._train_data = SyntheticPoses(SynthConfig(split="train", seed=self.config.seed, crop=self.contract.crop_spec(),
+                bodies=self.config.bodies,
                 background_dir=self.config.backgrounds, texture_dir=self.config.textures), bank=self.bank)
         return self._train_data
 
@@ -104,7 +108,7 @@ class Context:
         if self._val is None and self.h36m is not None:
             rows = self.h36m_rows("test")
             rows = rows[np.linspace(0, len(rows) - 1, min(self.config.val_samples, len(rows))).astype(np.int64)]
-            self._val = self.h36m.samples(rows, self.config.cnn.input_size)
+            self._val = self.h36m.samples(rows, self.input_size)
         if self._val is None:
             self._val = self.val_dataset().render_all()
         return self._val
@@ -112,7 +116,7 @@ class Context:
     def val_dataset(self) -> SyntheticPoses:
         """The synthetic validation split (its first ``val_samples`` crops are the fixed validation set)."""
         return SyntheticPoses(SynthConfig(split="val", seed=self.config.seed, length=self.config.val_samples,
-                                          crop=replace(SynthConfig().crop, input_size=self.config.cnn.input_size),
+                                          crop=self.contract.crop_spec(),
                                           bodies=self.config.bodies),
                               bank=self.bank)
 
@@ -123,13 +127,13 @@ class Context:
         else:
             first = step * batch_size + offset
             batch = self.train_data.render_batch(range(first, first + size))
-        x = IMAGE.encode(torch.from_numpy(batch["image"]))
+        x = self.image_codec.encode(torch.from_numpy(batch["image"]))
         if self.config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return {
             "x": x,
             "pose": POSE.encode(torch.from_numpy(batch["pose_rel"])),
-            "joints": crop_to_unit(torch.from_numpy(batch["joints_2d"]), self.config.cnn.input_size),
+            "joints": crop_to_unit(torch.from_numpy(batch["joints_2d"]), self.input_size),
         }
 
     def h36m_batch(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, np.ndarray]:
@@ -138,8 +142,8 @@ class Context:
         rows = self.h36m_rows("train")
         rng = np.random.default_rng([self.config.seed, 5, step])
         pick = rows[rng.integers(len(rows), size=batch_size)][offset : offset + size]
-        offsets = self.h36m.random_offsets(rng, batch_size, self.config.cnn.input_size)[offset : offset + size]
-        return self.h36m.samples(pick, self.config.cnn.input_size, offsets)
+        offsets = self.h36m.random_offsets(rng, batch_size, self.input_size)[offset : offset + size]
+        return self.h36m.samples(pick, self.input_size, offsets)
 
     def autocast(self):
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
@@ -224,7 +228,7 @@ def image_stage(ctx: Context, name: str, kind: str, model: nn.Module, parameters
         return main + cfg.loss_2d_weight * loss_2d, {"main": main.item(), "loss_2d": loss_2d.item(), "train_mpjpe_mm": err}
 
     def validate(m: nn.Module) -> dict[str, float]:
-        result = evaluate(m, ctx.val_samples(), ctx.activity_names)
+        result = evaluate(m, ctx.val_samples(), ctx.activity_names, image_codec=ctx.image_codec)
         return summary_line(result.table)
 
     return Stage(name, kind, model, list(parameters), loss, validate)
@@ -232,7 +236,7 @@ def image_stage(ctx: Context, name: str, kind: str, model: nn.Module, parameters
 
 def latent_stage(ctx: Context) -> Stage:
     prior, _, _ = load_model(ctx.out_dir / "prior.pt")
-    model = StructuredPoseNet(prior, ctx.config.cnn)
+    model = StructuredPoseNet(prior, ctx.config.cnn, ctx.input_size)
     for p in model.decoder.parameters():
         p.requires_grad_(False)
 
@@ -254,7 +258,7 @@ def finetune_stage(ctx: Context) -> Stage:
 
 
 def direct_stage(ctx: Context) -> Stage:
-    model = DirectPoseNet(ctx.config.prior.input_dim, ctx.config.cnn)
+    model = DirectPoseNet(ctx.config.prior.input_dim, ctx.config.cnn, ctx.input_size)
     return image_stage(ctx, "direct", "direct", model, model.parameters(), lambda b: b["pose"], output=0)
 
 
@@ -273,12 +277,12 @@ def heatmap_stage(ctx: Context) -> Stage:
         loss_3d = F.mse_loss(out["pose"].float(), batch["pose"])
         with torch.no_grad():
             err = float(mpjpe(POSE.decode(out["pose"].float()), POSE.decode(batch["pose"])).mean())
-            err_px = float((out["joints_2d"].float() - batch["joints"]).norm(dim=-1).mean()) * cfg.cnn.input_size / 2
+            err_px = float((out["joints_2d"].float() - batch["joints"]).norm(dim=-1).mean()) * ctx.input_size / 2
         return loss_2d + loss_3d, {"loss_2d": loss_2d.item(), "loss_3d": loss_3d.item(), "train_mpjpe_mm": err,
                                    "train_2d_px": err_px}
 
     def validate(m: nn.Module) -> dict[str, float]:
-        return summary_line(evaluate(m, ctx.val_samples(), ctx.activity_names).table)
+        return summary_line(evaluate(m, ctx.val_samples(), ctx.activity_names, image_codec=ctx.image_codec).table)
 
     return Stage("heatmap", "heatmap", model, list(model.parameters()), loss, validate)
 

@@ -13,11 +13,9 @@ The file's contract (metadata key ``pose3d_detector``, JSON, ``format`` 1):
 - the box is the extent of the person's 17 joints (x0, y0, x1, y1); the pose crop around it is the
   square ``pose3d.crop.square_box`` makes of its corners, with the pose model's margin.
 
-``decode`` turns the maps into boxes: a cell is a candidate where its ``centre`` is the largest of
-its 3 x 3 neighbourhood and at least the score threshold; the best ``max_people`` survive greedy
-suppression of boxes overlapping a better one by IoU > ``SUPPRESS_IOU`` (the 3 x 3 peak already
-keeps one cell per person; suppression catches two peaks on one person). ``PersonDetector`` maps
-them back to frame pixels through the letterbox's inverse. No person is an empty list, not an error.
+``pose3d.detection.decode`` turns the maps into boxes (3 x 3 peaks, threshold, suppression; shared
+with training's validation). ``PersonDetector`` maps them back to frame pixels through the
+letterbox's inverse. No person is an empty list, not an error.
 """
 
 from __future__ import annotations
@@ -31,16 +29,14 @@ from typing import Any
 import numpy as np
 
 from pose3d.crop import apply_affine, box_to_affine, frame_box, invert_affine, square_box
-from pose3d.metrics import box_iou
-from pose3d_runtime.model import CUDA, ModelError, _sha256, choose_providers
+from pose3d.detection import MAX_PEOPLE, SUPPRESS_IOU, decode, local_peaks, suppress  # noqa: F401 - re-exported
+from pose3d_runtime.model import ModelError, open_session, sha256
 from pose3d_runtime.preprocess import crop_normalise
 
 DEFAULT_DETECTOR_NAME = "pose3d-detector.onnx"
 METADATA_KEY = "pose3d_detector"
 FORMAT = 1
 OUTPUTS = ("centre", "size", "offset")
-SUPPRESS_IOU = 0.6  # two people overlapping more than this are rarer than two peaks on one person
-MAX_PEOPLE = 20
 MAX_SIDE = 100_000  # frames larger than this (in pixels, either side) are refused
 
 
@@ -91,7 +87,7 @@ class DetectorInfo:
         try:
             info = cls(input_size=int(spec["input_size"]), stride=int(spec["stride"]),
                        mean=tuple(float(v) for v in spec["mean"]), std=tuple(float(v) for v in spec["std"]),
-                       score_threshold=float(spec["score_threshold"]), model_id=f"{path.name}:{_sha256(path)[:12]}",
+                       score_threshold=float(spec["score_threshold"]), model_id=f"{path.name}:{sha256(path)[:12]}",
                        version=meta.get("pose3d_version", "?"), metrics=json.loads(meta.get("metrics", "{}")))
         except (KeyError, ValueError, TypeError) as e:
             raise ModelError(f"{path}: malformed '{METADATA_KEY}' metadata ({type(e).__name__}: {e})") from None
@@ -99,48 +95,6 @@ class DetectorInfo:
                 or info.input_size <= 0 or info.input_size % info.stride):
             raise ModelError(f"{path}: inconsistent '{METADATA_KEY}' metadata: {spec}")
         return info
-
-
-def local_peaks(centre: np.ndarray) -> np.ndarray:
-    """(h, w) map -> (h, w) bool: the cells that are the maximum of their 3 x 3 neighbourhood."""
-    h, w = centre.shape
-    padded = np.full((h + 2, w + 2), -np.inf, dtype=np.float64)
-    padded[1:-1, 1:-1] = centre
-    best = np.max([padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)], axis=0)
-    return centre >= best
-
-
-def suppress(extents: np.ndarray, scores: np.ndarray, iou: float, keep: int) -> np.ndarray:
-    """Indices of the boxes kept by greedy suppression, best score first, at most ``keep``."""
-    order = np.argsort(-scores, kind="stable")
-    kept: list[int] = []
-    for i in order:
-        if len(kept) >= keep:
-            break
-        if not kept or box_iou(extents[i:i + 1], extents[kept]).max() <= iou:
-            kept.append(int(i))
-    return np.asarray(kept, dtype=np.int64)
-
-
-def decode(centre: np.ndarray, size: np.ndarray, offset: np.ndarray, stride: int, threshold: float,
-           max_people: int = MAX_PEOPLE, suppress_iou: float = SUPPRESS_IOU) -> tuple[np.ndarray, np.ndarray]:
-    """One image's maps -> (K, 4) joint-extent boxes (x0, y0, x1, y1) in input pixels and (K,) scores,
-    best first. ``centre`` (1, h, w), ``size`` and ``offset`` (2, h, w)."""
-    c = np.asarray(centre, dtype=np.float64)[0]  # (h, w)
-    ok = local_peaks(c) & (c >= threshold) & np.isfinite(c)
-    rows, cols = np.nonzero(ok)
-    scores = c[rows, cols]
-    order = np.argsort(-scores, kind="stable")
-    rows, cols, scores = rows[order], cols[order], scores[order]
-    cx = stride * (cols + offset[0, rows, cols]) - 0.5
-    cy = stride * (rows + offset[1, rows, cols]) - 0.5
-    w = np.maximum(size[0, rows, cols].astype(np.float64), 0.0)
-    h = np.maximum(size[1, rows, cols].astype(np.float64), 0.0)
-    extents = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1).reshape(-1, 4)
-    good = np.isfinite(extents).all(axis=-1)
-    extents, scores = extents[good], scores[good]
-    kept = suppress(extents, scores, suppress_iou, max_people)
-    return extents[kept].reshape(-1, 4), scores[kept]
 
 
 def check_frame(frame: np.ndarray) -> None:
@@ -164,27 +118,13 @@ class PersonDetector:
 
     def __init__(self, path: str | Path | None = None, margin: float = 0.2, device: str = "auto",
                  threads: int | None = None) -> None:
-        import onnxruntime as ort
-
         self.path = Path(path) if path is not None else default_detector_path()
         if not self.path.is_file():
             if path is None:
                 raise ModelError(NOT_INSTALLED.format(path=self.path))
             raise ModelError(f"detector file not found: {self.path}")
         self.margin = float(margin)
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        if threads:
-            opts.intra_op_num_threads = threads
-        providers = choose_providers(device)
-        if CUDA in providers:
-            ort.set_default_logger_severity(3)
-        try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise ModelError(f"{self.path}: onnxruntime cannot load it: {str(e).strip().splitlines()[0]}") from None
-        if device == "cuda" and self.session.get_providers()[0] != CUDA:
-            raise ModelError("--device cuda: onnxruntime fell back to the CPU provider for the detector")
+        self.session = open_session(self.path, device, threads)
         self.provider = self.session.get_providers()[0]
         self.info = DetectorInfo.from_metadata(dict(self.session.get_modelmeta().custom_metadata_map), self.path)
         inputs = [i.name for i in self.session.get_inputs()]

@@ -231,32 +231,10 @@ def detector_loss(outputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor], targ
 
 def decode(centre: np.ndarray, size: np.ndarray, offset: np.ndarray, score_threshold: float, max_people: int,
            overlap_threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Exported-unit maps (``DetectorOutputs``: (B, 1, G, G) probabilities, (B, 2, G, G) sizes in
-    pixels, (B, 2, G, G) offsets in cells) -> per frame (boxes (N, 4) x0 y0 x1 y1 input pixels,
-    scores (N,)), best first: cells that are the maximum of their 3 x 3 neighbourhood and score at
-    least ``score_threshold``, at most ``max_people``, each dropped when it overlaps a better box by
-    more than ``overlap_threshold`` IoU."""
-    from pose3d.metrics import box_iou
+    """Exported-unit maps of a batch ((B, 1, G, G) probabilities, (B, 2, G, G) sizes in pixels,
+    (B, 2, G, G) offsets in cells) -> per frame (boxes (N, 4) x0 y0 x1 y1 input pixels, scores (N,)),
+    best first, by the runtime's own decoding (``pose3d.detection.decode``)."""
+    from pose3d.detection import decode as decode_one
 
-    B, _, G, _ = centre.shape
-    padded = np.pad(centre[:, 0], ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
-    neighbours = np.stack([padded[:, dy:dy + G, dx:dx + G] for dy in range(3) for dx in range(3)])
-    peaks = (centre[:, 0] >= neighbours.max(0)) & (centre[:, 0] >= score_threshold)  # (B, G, G)
-    results = []
-    for b in range(B):
-        ys, xs = np.nonzero(peaks[b])
-        scores = centre[b, 0, ys, xs]
-        order = np.argsort(-scores, kind="stable")
-        ys, xs, scores = ys[order], xs[order], scores[order]
-        cx = STRIDE * (xs + offset[b, 0, ys, xs]) - 0.5
-        cy = STRIDE * (ys + offset[b, 1, ys, xs]) - 0.5
-        w, h = size[b, 0, ys, xs], size[b, 1, ys, xs]
-        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1).reshape(-1, 4)
-        keep: list[int] = []
-        for i in range(len(boxes)):
-            if len(keep) >= max_people:
-                break
-            if not keep or box_iou(boxes[i:i + 1], boxes[keep]).max() <= overlap_threshold:
-                keep.append(i)
-        results.append((boxes[keep], scores[keep]))
-    return results
+    return [decode_one(centre[b], size[b], offset[b], STRIDE, score_threshold, max_people, overlap_threshold)
+            for b in range(len(centre))]

@@ -40,12 +40,14 @@ def open_model(path: Path | None, device: str = "cpu"):
 
 
 def evaluate_real(model, root: Path, out_dir: Path, videos: dict[str, Path] | None = None,
-                  progress: Callable[[str], None] | None = None) -> RealReport:
+                  progress: Callable[[str], None] | None = None, detector: Path | None = None) -> RealReport:
+    """Score ``model`` on the realval folder ``root``; ``detector``: the person detector's ONNX file
+    for the detector and tracking rows (default: the shipped one)."""
     data = read_realval(root)
     estimator = Estimator(model)
     crop = model.info.crop
     tracking_dir = out_dir / "tracking" if videos else None
-    run = run_real(estimator, data, videos, tracking_dir, progress)
+    run = run_real(estimator, data, videos, tracking_dir, progress, detector=detector)
     # The baselines: what the model's own synthetic training data averages to.
     bodies = str(model.info.training_config.get("bodies", "capsules"))
     train = synthetic_training_labels(crop, bodies=bodies)

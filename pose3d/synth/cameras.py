@@ -77,7 +77,8 @@ def sample_cameras(draws: Draws, targets: np.ndarray, spec: ViewSpec = ViewSpec(
         R,
         center,
         f=np.stack([f, f * draws.uniform(0.995, 1.005)], axis=-1),
-        c=sizes / 2.0 + draws.uniform(-0.02, 0.02, n=2) * sizes,
+        # The image centre with pixel centres at integers ((W - 1) / 2, as pose3d.crop and the runtime), jittered.
+        c=(sizes - 1.0) / 2.0 + draws.uniform(-0.02, 0.02, n=2) * sizes,
         k=np.stack([k1, 0.8 * k1 * k1, np.zeros(B)], axis=-1),
         p=draws.uniform(-1e-3, 1e-3, n=2),
         size=sizes,

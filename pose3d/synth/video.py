@@ -28,7 +28,7 @@ def framing_camera(poses: np.ndarray, size: tuple[int, int], azimuth: float, mar
     for step in range(60):
         distance = 3000.0 * 1.1**step
         centre = np.array([*(target[:2] + distance * direction), 1300.0])
-        cam = Camera.from_center(look_at(centre, target), centre, f=[f, f], c=[width / 2, height / 2], size=size)
+        cam = Camera.from_center(look_at(centre, target), centre, f=[f, f], c=[(width - 1) / 2, (height - 1) / 2], size=size)
         x = cam.world_to_camera(poses.reshape(-1, 3))
         uv = cam.project_camera(x)
         lo, hi = margin * np.array(size), (1 - margin) * np.array(size)

@@ -6,8 +6,14 @@
   a freshly initialised network of the shipped model's architecture stands in where the trained
   checkpoint is not at hand (a fresh clone has only the int8 file).
 - ``preprocessing``: the fused numba crop kernel vs the OpenCV + NumPy chain; numba projection vs NumPy.
-- ``folder_stages`` / ``folder_end_to_end``: pose3d-run's folder loop and each of its stages alone.
-- ``streaming``: the video loop on a 640 x 480 clip: frames/s and per-frame latency.
+- ``open_detector``: the person detector to time (``--detector``, default the shipped one), or why
+  there is none: then the detector rows are left out, the rest runs.
+- ``folder_stages`` / ``folder_end_to_end``: pose3d-run's folder loop with a box source (``Detect``,
+  every person; without a detector the whole image) and each of its stages alone, in the same run.
+- ``streaming``: the video loop (``run_stream``) on a 640 x 480 clip: frames/s and per-frame latency,
+  with 1 and with all people tracked (``Track(Detect(...))``) and without detection (the whole frame);
+  ``stream_stages``: each stage's time per frame on the same clip; ``mediapipe_stream``: MediaPipe
+  Pose's loop on the same clip (``bench_mediapipe.py``, run with another environment's Python).
 - ``accuracy``: MPJPE / P-MPJPE of ONNX files on rendered synthetic test crops (crops from the
   test split's poses, which no model trained on); ``score_separation``: the pose score on person vs
   background crops.
@@ -15,6 +21,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import tempfile
 import time
@@ -162,52 +169,191 @@ def full_size_images(n: int, folder: Path) -> list[Path]:
     return paths
 
 
-def folder_stages(estimator: Estimator, paths: list[Path], work: Path, batch: int) -> dict[str, float]:
-    """Images/s of each stage of the folder loop alone, over the same files."""
+def open_detector(path: Path | None, margin: float) -> tuple[Any, str | None]:
+    """The detector at ``path`` (None: the shipped one) and None, or None and why there is none (no
+    detector installed). A detector file that is given but missing or not a detector is an error
+    (``pose3d_runtime.model.ModelError``)."""
+    from pose3d_runtime.detector import PersonDetector, default_detector_path
+
+    if path is None and not default_detector_path().is_file():
+        return None, (f"no person detector is installed ({default_detector_path()}): the detector rows are left out "
+                      "(pass --detector FILE, an ONNX file from pose3d-export --detector)")
+    return PersonDetector(path, margin=margin, device="cpu"), None
+
+
+def folder_boxes(detector: Any) -> Any:
+    """The folder run's box source: every person the detector finds (up to pose3d-run's default
+    ``--max-people``), else the whole image."""
+    from pose3d_runtime.boxes import Detect, FullImage
+    from pose3d_runtime.cli import MAX_PEOPLE
+
+    return Detect(detector, MAX_PEOPLE) if detector is not None else FullImage()
+
+
+def folder_stages(estimator: Estimator, paths: list[Path], work: Path, batch: int, boxes: Any) -> dict[str, float]:
+    """Images/s of each stage of the folder loop alone, over the same files (a detect stage where the
+    box source detects)."""
+    from pose3d_runtime.boxes import Detect
     from pose3d_runtime.draw import annotate
     from pose3d_runtime.outputs import write_image, write_json
-    from pose3d_runtime.pipeline import full_image_box
+    from pose3d_runtime.pipeline import drawn_people, frame_record
     from pose3d_runtime.sources import read_image
 
+    stages: dict[str, float] = {}
     t = time.perf_counter()
     images = [read_image(p) for p in paths]
-    decode = len(paths) / (time.perf_counter() - t)
+    stages["decode"] = len(paths) / (time.perf_counter() - t)
     t = time.perf_counter()
-    found = [estimator.detector(im) for im in images]
-    detect = len(paths) / (time.perf_counter() - t)
-    boxes = [f.box if f is not None else full_image_box(im.shape) for f, im in zip(found, images)]
+    targets = [boxes.boxes(im) for im in images]
+    if isinstance(boxes, Detect):
+        stages["detect"] = len(paths) / (time.perf_counter() - t)
     I = estimator.info
     t = time.perf_counter()
-    crops = [crop_normalise(im, estimator.crop_affines(b[None]), I.input_size, I.mean, I.std) for im, b in zip(images, boxes)]
-    crop = len(paths) / (time.perf_counter() - t)
-    x = np.concatenate(crops)
+    crops = [crop_normalise(im, estimator.crop_affines(np.stack([x.box for x in ts])), I.input_size, I.mean, I.std)
+             for im, ts in zip(images, targets) if ts]
+    stages["crop (fused kernel)"] = len(paths) / (time.perf_counter() - t)
+    x = np.concatenate(crops) if crops else np.zeros((0, 3, I.input_size, I.input_size), np.float32)
     t = time.perf_counter()
     for lo in range(0, len(x), batch):
         estimator.model(x[lo:lo + batch])
-    infer = len(paths) / (time.perf_counter() - t)
-    poses = estimator.estimate(images, boxes)
+    stages[f"model (batch {batch})"] = len(paths) / (time.perf_counter() - t)
+    cameras = [estimator.intrinsics(im.shape) for im in images]
+    people = []
+    for im, ts, cam in zip(images, targets, cameras):
+        poses = estimator.estimate([im] * len(ts), [x.box for x in ts], [cam] * len(ts))
+        people.append(boxes.observe(im.shape, ts, poses))
     t = time.perf_counter()
-    for i, (im, pose) in enumerate(zip(images, poses)):
-        write_image(work / f"w{i}.jpg", annotate(im, pose.joints_2d_px, pose.joints_3d_mm, pose.box, I.joint_parents, I.joint_names))
-        write_json(work / f"w{i}.json", pose.record("detected", None, I.model_id))
-    write = len(paths) / (time.perf_counter() - t)
-    return {"decode": decode, "detect (HOG)": detect, "crop (fused kernel)": crop, f"model (batch {batch})": infer,
-            "annotate + write": write}
+    for i, (im, ps, cam) in enumerate(zip(images, people, cameras)):
+        write_image(work / f"w{i}.jpg", annotate(im, drawn_people(ps), I.joint_parents, I.joint_names, f"{len(ps)} people"))
+        write_json(work / f"w{i}.json", {"file": paths[i].name, **frame_record(ps, cam, I.model_id)})
+    stages["annotate + write"] = len(paths) / (time.perf_counter() - t)
+    return stages
 
 
-def folder_end_to_end(estimator: Estimator, folder: Path, out: Path, batch: int) -> dict[str, Any]:
+def folder_end_to_end(estimator: Estimator, folder: Path, out: Path, batch: int, boxes: Any) -> dict[str, Any]:
     from pose3d_runtime.folder import run_folder
 
-    report = run_folder(estimator, folder, out, batch_size=batch, overwrite=True)
-    return {"images": report.done, "images_per_s": report.done / report.seconds, "no_person": report.no_person}
+    report = run_folder(estimator, folder, out, boxes, batch_size=batch, overwrite=True)
+    return {"images": report.done, "images_per_s": report.done / report.seconds, "no_person": report.no_person,
+            "people": report.people, "boxes": boxes.name}
 
 
-def streaming(estimator: Estimator, video: Path, out: Path) -> dict[str, Any]:
+def stream_sources(estimator: Estimator, detector: Any) -> list[tuple[str, Any]]:
+    """The streaming loop's box sources: the whole frame (no detection), and with a detector the
+    tracked people, at most 1 and all of them (a fresh tracker each)."""
+    from pose3d_runtime.boxes import Detect, FullImage, Track
+    from pose3d_runtime.cli import MAX_PEOPLE
+    from pose3d_runtime.track import Tracker
+
+    sources: list[tuple[str, Any]] = [("no detection (the whole frame is the crop)", FullImage())]
+    if detector is not None:
+        sources += [("detect + track, 1 person", Track(Detect(detector, 1), Tracker(estimator.margin))),
+                    (f"detect + track, all people (at most {MAX_PEOPLE})",
+                     Track(Detect(detector, MAX_PEOPLE), Tracker(estimator.margin)))]
+    return sources
+
+
+def streaming(estimator: Estimator, video: Path, out: Path, boxes: Any, name: str = "bench") -> dict[str, Any]:
+    """pose3d-run's video loop (``--video --no-display``: annotated video and JSON Lines written) with
+    the box source ``boxes``: frames/s, per-frame latency, people."""
     from pose3d_runtime.sources import open_capture
     from pose3d_runtime.stream import run_stream
 
-    report = run_stream(estimator, open_capture(str(video)), out, "bench", live=False, display=False)
-    return report.as_dict()
+    report = run_stream(estimator, open_capture(str(video)), out, name, boxes, live=False, display=False)
+    return {"boxes": boxes.name, **report.as_dict()}
+
+
+def read_clip(video: Path, frames: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(video))
+    out = []
+    while len(out) < frames:
+        ok, f = cap.read()
+        if not ok:
+            break
+        out.append(f)
+    cap.release()
+    return out
+
+
+def stream_stages(estimator: Estimator, video: Path, detector: Any, frames: int) -> dict[str, float]:
+    """Median milliseconds per 640 x 480 frame of each stage of the loop alone, on the clip's first
+    ``frames`` frames: the detector (letterbox, network, decoding), the pose model on one person's
+    crop (crop, network, placement in depth), the overlay."""
+    from pose3d_runtime.boxes import Target, full_image_box
+    from pose3d_runtime.draw import annotate
+    from pose3d_runtime.pipeline import drawn_people
+
+    images = read_clip(video, frames)
+    I = estimator.info
+
+    def median_ms(fn) -> float:
+        fn(images[0])  # warm up
+        times = []
+        for im in images:
+            t = time.perf_counter()
+            fn(im)
+            times.append(time.perf_counter() - t)
+        return 1e3 * float(np.median(times))
+
+    out = {}
+    if detector is not None:
+        out["detect"] = median_ms(lambda im: detector(im))
+    out["pose, 1 person"] = median_ms(lambda im: estimator.estimate([im], [full_image_box(im.shape)]))
+    pose = estimator.estimate([images[0]], [full_image_box(images[0].shape)])[0]
+    people = [(Target(pose.box, "full_image"), pose)]
+    out["annotate"] = median_ms(lambda im: annotate(im, drawn_people(people), I.joint_parents, I.joint_names, "30.0 fps"))
+    return out
+
+
+MEDIAPIPE_SCRIPT = Path(__file__).resolve().parent / "bench_mediapipe.py"
+# MediaPipe Pose as issue #14 quotes it, measured elsewhere: shown where it is not measured in the run.
+MEDIAPIPE_QUOTED = {"engine": "MediaPipe Pose 0.10.21", "where": "issue #14 (640 x 480 Sports2D demo frames, 2-core AMD EPYC)",
+                    "frames_per_second": 36.8, "latency_ms_median": 23.0, "latency_ms_p95": 32.0}
+
+
+def mediapipe_stream(python: Path, video: Path, timeout_s: float = 600) -> dict[str, Any]:
+    """MediaPipe Pose's loop on the same clip, through ``bench_mediapipe.py`` run by ``python`` (a
+    virtual environment with mediapipe): its JSON, or ``{"error": why}``."""
+    import subprocess
+
+    if not Path(python).is_file():
+        return {"error": f"{python} not found (set up MediaPipe as bench_mediapipe.py says)"}
+    try:
+        r = subprocess.run([str(python), str(MEDIAPIPE_SCRIPT), str(video)], capture_output=True, text=True,
+                           timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return {"error": f"{type(e).__name__}: {e}"}
+    lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
+    if r.returncode != 0 or not lines:
+        tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit status {r.returncode}: {tail[:300]}"}
+    return json.loads(lines[-1])
+
+
+def stream_section(estimator: Estimator, clip: Path, work: Path, detector: Any, mediapipe_python: Path | None,
+                   stage_frames: int) -> dict[str, Any]:
+    """The streaming loops on ``clip`` (``stream_sources``), MediaPipe's on the same clip where
+    ``mediapipe_python`` runs it, and the stages alone. Every loop's frames/s and latencies are also
+    given as ratios against a reference measured in this run: MediaPipe's loop, else pose3d's loop
+    without detection (the ratios are then the detector's cost; MediaPipe's figures as issue #14
+    quotes them are kept beside, from another machine)."""
+    loops = [{"loop": label, **streaming(estimator, clip, work / f"loop{i}", boxes)}
+             for i, (label, boxes) in enumerate(stream_sources(estimator, detector))]
+    mp = mediapipe_stream(mediapipe_python, clip) if mediapipe_python is not None else {"error": "not asked for (--mediapipe-python)"}
+    measured = "error" not in mp
+    if measured:
+        mp["loop"] = f"{mp['engine']}, this run"
+    reference = mp if measured else loops[0]
+    for row in [*loops, mp] if measured else loops:
+        row["fps_over_reference"] = row["frames_per_second"] / reference["frames_per_second"]
+        row["median_over_reference"] = row["latency_ms_median"] / reference["latency_ms_median"]
+        row["p95_over_reference"] = row["latency_ms_p95"] / reference["latency_ms_p95"]
+    stage_ms = stream_stages(estimator, clip, detector, stage_frames)
+    main_loop = loops[1] if len(loops) > 1 else loops[0]  # detecting at most 1 person, else the only loop
+    frame_ms = 1e3 / main_loop["frames_per_second"]
+    return {"loops": loops, "mediapipe": mp, "reference": reference["loop"], "mediapipe_quoted": MEDIAPIPE_QUOTED,
+            "stage_ms": stage_ms, "stage_share_of": main_loop["loop"],
+            "stage_share": {k: v / frame_ms for k, v in stage_ms.items()}}
 
 
 def stream_clip(path: Path, frames: int, shared_media: Path | None) -> str:
@@ -237,9 +383,10 @@ def stream_clip(path: Path, frames: int, shared_media: Path | None) -> str:
 def accuracy(paths: dict[str, Path], samples: int) -> list[dict[str, Any]]:
     """MPJPE and P-MPJPE (mm, mean over samples) of each ONNX file on rendered test crops, and of the
     trivial baselines (``pose3d.baselines``) on the same crops, by the same code."""
+    from pose3d_runtime.pipeline import run_on_crops
+
     from pose3d.baselines import synthetic_mean_pose
     from pose3d.evaluate import baseline_evaluations, score_poses
-    from pose3d_runtime.pipeline import run_on_crops
 
     ds = SyntheticPoses(SynthConfig(split="test", seed=0, length=samples))
     data = ds.render_all()
@@ -251,18 +398,20 @@ def accuracy(paths: dict[str, Path], samples: int) -> list[dict[str, Any]]:
              "p_mpjpe_mm": float(e.values["P-MPJPE"].mean())} for name, e in scored.items()]
 
 
-def real_accuracy(path: Path, realval: Path, video: Path | None) -> dict[str, Any] | None:
-    """The real-photo evaluation (``pose3d.realval``) of an ONNX file: its headline rows, or None where
-    the labelled folder is absent."""
+def real_accuracy(path: Path, realval: Path, video: Path | None, detector: Path | None = None) -> dict[str, Any] | None:
+    """The real-photo evaluation (``pose3d.realval``) of an ONNX file, with the person detector file
+    ``detector`` (None: the shipped one) for its detector and tracking rows: its headline rows and
+    notes (a missing detector is one), or None where the labelled folder is absent."""
     if not (realval / "labels.json").is_file():
         return None
     from pose3d.realval.evaluate import evaluate_real, open_model
 
     videos = {"sports2d_demo/cam01": video} if video is not None and video.is_file() else None
+    given = {"detector": detector} if detector is not None and "detector" in inspect.signature(evaluate_real).parameters else {}
     with tempfile.TemporaryDirectory() as tmp:
-        rep = evaluate_real(open_model(path), realval, Path(tmp), videos)
+        rep = evaluate_real(open_model(path), realval, Path(tmp), videos, **given)
     return {"data": str(realval), "frames": rep.result["frames"], "frames_with_3d": rep.result["frames_with_3d"],
-            "rows": rep.result["summary"]}
+            "rows": rep.result["summary"], "notes": rep.result.get("notes", [])}
 
 
 def score_separation(estimator: Estimator, frames: int, seed: int = 13) -> dict[str, Any]:

@@ -12,6 +12,10 @@ base, 2 crown). From these:
 - **top**: sleeveless, short or long sleeves, its hem at the hips or a little above;
 - **bottom**: trousers, shorts, or a skirt (a dress when it takes the top's colour); the skirt is
   painted on the thighs (no cloth geometry yet: it reads as tight);
+- **patterns** on the top and the bottom, each on its own: plain, stripes (bands across the trunk,
+  rings round the limbs, 2-6 per chain unit), a print (a fixed per-vertex speckle thresholded: blobs
+  of a second colour a few triangles wide) or colour blocks (front and back, or left and right, in
+  two colours) — a second colour mixed in through the same smooth ramps as the garment edges;
 - **shoes** over the feet and ankles;
 - **hair**: bald, short, medium or long, painted on the scalp (and down the back for long hair) and
   given volume by pushing those vertices outwards along their normals by the style's thickness.
@@ -31,6 +35,8 @@ from pose3d.synth.body import SKIN_TONES, clothing_colours
 from pose3d.synth.draws import Draws
 from pose3d.synth.mesh_raster import vertex_normals
 
+PATTERNS = ("plain", "stripes", "print", "blocks")
+PATTERN_PROBABILITY = (0.5, 0.25, 0.15, 0.1)
 HAIR_STYLES = ("bald", "short", "medium", "long")
 HAIR_PROBABILITY = (0.08, 0.42, 0.25, 0.25)
 HAIR_THICKNESS_MM = {"bald": 0.0, "short": 6.0, "medium": 18.0, "long": 22.0}
@@ -69,6 +75,9 @@ class _BodyParts:
     shoes: np.ndarray  # (V,) below the ankles
     extremity: np.ndarray  # (V,) 1, slightly less on hands and feet
     fields: np.ndarray  # (N_FIELDS, V) smooth fields over the body, mixed per person for blotchy skin
+    speckle: np.ndarray  # (V,) fixed uniform noise per vertex (prints)
+    back: np.ndarray  # (V,) 1 on the back half of the body, 0 on the front (colour blocks)
+    side: np.ndarray  # (V,) 1 on the body's left, 0 on its right (colour blocks)
 
 
 N_FIELDS = 6
@@ -95,6 +104,7 @@ def _parts(body: AnnyBody) -> _BodyParts:
             shoes=(r["thigh"] + r["shin"] + r["foot"]) * _ramp(coord, 1.9),
             extremity=1.0 - 0.08 * (r["hand"] + r["foot"]),
             fields=fields / np.abs(fields).max(axis=1, keepdims=True),
+            speckle=rng.uniform(0.0, 1.0, len(coord)), back=back, side=_ramp(rest[:, 0], 0.0),
         )
     return _PARTS[body.path]
 
@@ -131,14 +141,20 @@ def sample_mesh_looks(draws: Draws, body: AnnyBody, active: np.ndarray | None = 
     hair_colour = np.where(draws.bernoulli(0.75)[:, None], dark, np.where(draws.bernoulli(0.7)[:, None], fair, grey))
 
     thickness = np.array([HAIR_THICKNESS_MM[s] for s in HAIR_STYLES])[style]
-    # Per person: skin (3), top, bottom, shoes, hair colours (3 each), then the edges and the hair.
+    # Patterns of the top and the bottom: kind, second colour, stripe frequency and phase each.
+    patterns = []
+    for _ in range(2):
+        patterns += [draws.choice(PATTERN_PROBABILITY)[:, None], clothing_colours(draws),
+                     draws.uniform(2.0, 6.0)[:, None], draws.uniform(0.0, 1.0)[:, None]]
+    # Per person: skin (3), top, bottom, shoes, hair colours (3 each), the edges and the hair, then
+    # the two garments' patterns (6 each).
     params = np.concatenate([skin, top, bottom, shoes, hair_colour, np.stack(
-        [sleeve, hem, leg_end, waist, neckline, style, thickness], axis=-1)], axis=-1)[act].astype(np.float64)
+        [sleeve, hem, leg_end, waist, neckline, style, thickness], axis=-1), *patterns], axis=-1)[act].astype(np.float64)
     full_albedo = np.zeros((B, len(parts.coord), 3), np.float32)
     hair_mm = np.zeros((B, len(parts.coord)), np.float32)
     albedo, hair = np.empty((len(params),) + full_albedo.shape[1:], np.float32), np.empty((len(params),) + hair_mm.shape[1:], np.float32)
     _dress(params, mix[act] @ parts.fields, parts.coord, parts.arm, parts.leg, parts.trunk, parts.scalp, parts.long_back,
-           parts.shoes, parts.extremity, albedo, hair)
+           parts.shoes, parts.extremity, np.stack([parts.speckle, parts.back, parts.side]), albedo, hair)
     full_albedo[act], hair_mm[act] = albedo, hair
     return MeshLooks(rows, full_albedo, hair_mm)
 
@@ -150,12 +166,27 @@ def _smooth(x: float, edge: float) -> float:
     return t * t * (3.0 - 2.0 * t)
 
 
+@numba.njit(cache=True, inline="always")
+def _pattern(kind: int, frequency: float, phase: float, c: float, speckle: float, back: float, side: float) -> float:
+    """How much of a garment's second colour a vertex takes (0..1): see PATTERNS."""
+    if kind == 1:  # stripes across the chain coordinate, with soft edges
+        wave = 0.5 + 0.5 * np.sin(2.0 * np.pi * (c * frequency + phase))
+        return min(max((wave - 0.5) * 4.0 + 0.5, 0.0), 1.0)
+    if kind == 2:  # a print: blobs where the fixed speckle is high
+        return min(max((speckle - 0.62) * 8.0, 0.0), 1.0)
+    if kind == 3:  # colour blocks: back against front, or left against right
+        return back if phase < 0.5 else side
+    return 0.0
+
+
 @numba.njit(cache=True)
-def _dress(params, blotch, coord, arm, leg, trunk, scalp, long_back, shoes, extremity, albedo, hair):
+def _dress(params, blotch, coord, arm, leg, trunk, scalp, long_back, shoes, extremity, marks, albedo, hair):
     """Per person n and vertex v: skin with blotches (``blotch`` (n, V), +-6 %) and darker extremities,
     then bottom, top, shoes and hair over it, each through smooth edges along ``coord``; writes
     ``albedo`` (n, V, 3) and ``hair`` (n, V) thickness in mm. ``params`` rows: skin, top, bottom,
-    shoes and hair RGB, then sleeve end, top hem, leg end, waist, neckline, hair style, thickness."""
+    shoes and hair RGB, then sleeve end, top hem, leg end, waist, neckline, hair style, thickness, then
+    the top's and the bottom's pattern (kind, second RGB, frequency, phase). ``marks`` (3, V): the
+    per-vertex speckle, back and side fields the patterns read."""
     for n in range(params.shape[0]):
         sleeve, hem, leg_end, waist, neckline = params[n, 15], params[n, 16], params[n, 17], params[n, 18], params[n, 19]
         style, thick = int(params[n, 20]), params[n, 21]
@@ -167,10 +198,15 @@ def _dress(params, blotch, coord, arm, leg, trunk, scalp, long_back, shoes, extr
                                * (1.0 - top_w), 0.0), 1.0)
             hair_w = 0.0 if style == 0 else (max(scalp[v], long_back[v]) if style == 3 else scalp[v])
             shade = (1.0 + 0.06 * blotch[n, v]) * extremity[v]
+            top_p = _pattern(int(params[n, 22]), params[n, 26], params[n, 27], c, marks[0, v], marks[1, v], marks[2, v])
+            bottom_p = _pattern(int(params[n, 28]), params[n, 32], params[n, 33], c, marks[0, (v * 7) % coord.shape[0]],
+                                marks[1, v], marks[2, v])
             for k in range(3):
                 a = params[n, k] * shade
-                a = a * (1.0 - bottom_w) + bottom_w * params[n, 6 + k]
-                a = a * (1.0 - top_w) + top_w * params[n, 3 + k]
+                garment = params[n, 6 + k] * (1.0 - bottom_p) + bottom_p * params[n, 29 + k]
+                a = a * (1.0 - bottom_w) + bottom_w * garment
+                garment = params[n, 3 + k] * (1.0 - top_p) + top_p * params[n, 23 + k]
+                a = a * (1.0 - top_w) + top_w * garment
                 a = a * (1.0 - shoes[v]) + shoes[v] * params[n, 9 + k]
                 a = a * (1.0 - hair_w) + hair_w * params[n, 12 + k]
                 albedo[n, v, k] = min(max(a, 0.0), 1.0)

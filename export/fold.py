@@ -96,9 +96,9 @@ class HeatmapInferenceNet(nn.Module):
         self.scale_mm = pose_codec.scale_mm
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pose, joints, _ = self.model(image)
-        pose = pose.unflatten(-1, (-1, 3)) * self.scale_mm
-        return pose - pose[:, :1], unit_to_crop(joints, self.input_size)
+        out = self.model(image)
+        pose = out.pose.unflatten(-1, (-1, 3)) * self.scale_mm  # (B, J, 3) mm
+        return pose - pose[:, :1], unit_to_crop(out.joints_2d, self.input_size)
 
 
 def inference_net(model: nn.Module, input_size: int, person: PersonHead | None = None) -> nn.Module:

@@ -39,14 +39,14 @@ def predict(
     poses, joints = [], []
     for lo in range(0, len(images), batch_size):
         x = image_codec.encode(images[lo : lo + batch_size])
-        pose, j2d, _ = model(x)
-        pose = pose_codec.decode(pose.float())
-        j2d = unit_to_crop(j2d.float(), size)
+        out = model(x)
+        pose = pose_codec.decode(out.pose.float())
+        j2d = unit_to_crop(out.joints_2d.float(), size)
         if flip:
-            pose_f, j2d_f, _ = model(torch.flip(x, dims=[-1]))
+            out_f = model(torch.flip(x, dims=[-1]))
             # The mirrored crop shows the mirrored person: mirror its answer back (x -> -x, L <-> R).
-            pose = 0.5 * (pose + mirror(pose_codec.decode(pose_f.float())))
-            j2d_f = unit_to_crop(j2d_f.float(), size)[:, list(H36M17.mirror_permutation)]
+            pose = 0.5 * (pose + mirror(pose_codec.decode(out_f.pose.float())))
+            j2d_f = unit_to_crop(out_f.joints_2d.float(), size)[:, list(H36M17.mirror_permutation)]
             j2d_f[..., 0] = size - 1 - j2d_f[..., 0]
             j2d = 0.5 * (j2d + j2d_f)
         poses.append(pose - pose[:, :1])

@@ -59,7 +59,7 @@ def random_pose(rng: np.random.Generator, n: int | None = None) -> np.ndarray:
 def tiny_onnx(tmp_path_factory) -> Path:
     """A tiny trained structured model with a person head, exported to ONNX (for runtime tests: the
     pipeline, not accuracy)."""
-    from pose3d.train.stages import run
+    from pose3d.train.run import run
     from pose3d_export.onnx_export import export
 
     out = tmp_path_factory.mktemp("tiny_model")

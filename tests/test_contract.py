@@ -43,7 +43,7 @@ def test_a_changed_input_size_trains_exports_and_runs_end_to_end(tmp_path, stage
     """Input 96 from a 104 crop with margin 0.3: the checkpoint, the ONNX file and the runtime all
     follow the one value, and the runtime crops what training cut."""
     from pose3d.train.checkpoint import load_model
-    from pose3d.train.stages import run
+    from pose3d.train.run import run
     from pose3d_export.onnx_export import export
     from pose3d_runtime.model import PoseModel
     from pose3d_runtime.pipeline import Estimator

@@ -168,9 +168,9 @@ def test_duplicates_misses_and_ignored_people():
 
 
 def test_the_detector_stage_is_not_in_the_default_set_and_its_settings_are_checked():
-    from pose3d.cli.train import STAGE_SETS
+    from pose3d.train.names import SETS
 
-    assert all("detector" not in s for s in STAGE_SETS.values())
+    assert all("detector" not in s for s in SETS.values())
     with pytest.raises(ValueError, match="score_threshold"):
         load_config(overrides=["detector.score_threshold=2"])
     with pytest.raises(ValueError, match="min_joints"):
@@ -239,7 +239,7 @@ def test_the_exporters_refuse_each_others_checkpoints(detector_checkpoint, tmp_p
 
 
 def test_the_stage_trains_validates_and_resumes(tmp_path):
-    from pose3d.train.stages import run
+    from pose3d.train.run import run
 
     config = load_config(overrides=TINY_NET + [f"out_dir={tmp_path}", "val_samples=8", "detector_stage.steps=4",
                                                "detector_stage.batch_size=4", "detector_stage.val_every=2",

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from pose3d.evaluate import predict
 from pose3d.models.codec import ImageCodec
 from pose3d.train.checkpoint import load_model
-from pose3d.train.stages import run
+from pose3d.train.run import run
 from pose3d_export.cli import main as export_main
 from pose3d_export.fold import InferenceNet
 from pose3d_export.onnx_export import _session

@@ -2,6 +2,8 @@ import pytest
 import torch
 
 from pose3d.models.cnn import PaperCNN, crop_to_unit, flops_per_image, unit_to_crop
+from pose3d.models.heatmap import HeatmapConfig, HeatmapPoseNet
+from pose3d.models.outputs import PoseOutputs
 from pose3d.models.prior import PoseAutoencoder, PriorConfig
 from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 
@@ -12,6 +14,7 @@ MODELS = {
     "cnn": lambda: PaperCNN(2000),
     "structured": lambda: StructuredPoseNet(PoseAutoencoder()),
     "direct": lambda: DirectPoseNet(),
+    "heatmap": lambda: HeatmapPoseNet(51, HeatmapConfig(widths=(8, 8, 16, 16), decoder_widths=(16, 8), lifter_hidden=32)),
 }
 
 
@@ -21,15 +24,17 @@ def test_every_model_has_shapes_finite_outputs_and_gradients(name):
     model = MODELS[name]()
     x = torch.randn(2, 51) if name.startswith("prior") else torch.randn(2, 3, 112, 112)
     out = model(x)
-    outs = out if isinstance(out, tuple) else (out,)
+    outs = [o for o in (out if isinstance(out, tuple) else (out,)) if o is not None]
     for o in outs:
         assert torch.isfinite(o).all()
     if name.startswith("prior"):
         assert out.shape == (2, 51)
     elif name == "cnn":
         assert out[0].shape == (2, 2000) and out[1].shape == (2, 17, 2)
-    else:
-        assert out[0].shape == (2, 51) and out[1].shape == (2, 17, 2)
+    else:  # the image models name their outputs
+        assert isinstance(out, PoseOutputs)
+        assert out.pose.shape == (2, 51) and out.joints_2d.shape == (2, 17, 2)
+        assert (out.confidence is None) == (out.heatmaps is None) == (name != "heatmap")
     sum(o.sum() for o in outs).backward()
     # The structured stack uses only the prior's decoder; its encoder encodes training targets.
     grads = [p.grad for n, p in model.named_parameters() if not (name == "structured" and "encoder_layers" in n)]
@@ -40,10 +45,12 @@ def test_stack_equals_cnn_then_decoder():
     torch.manual_seed(0)
     model = StructuredPoseNet(PoseAutoencoder()).eval()
     x = torch.randn(3, 3, 112, 112)
-    pose, joints, code = model(x)
+    out = model(x)
     code2, joints2 = model.cnn(x)
-    torch.testing.assert_close(pose, model.decoder.decode(code2))
-    torch.testing.assert_close(code, code2)
+    torch.testing.assert_close(out.pose, model.decoder.decode(code2))
+    torch.testing.assert_close(out.code, code2)
+    torch.testing.assert_close(out.joints_2d, joints2)
+    pose = out.pose
     W, b = model.decoder.decoder_affine()
     torch.testing.assert_close(pose, code2 @ W.t() + b)
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pose3d.cli.eval import main as eval_main
 from pose3d.cli.train import main as train_main
 from pose3d.train.checkpoint import load_model, read_checkpoint
-from pose3d.train.stages import run
+from pose3d.train.run import run
 from conftest import TINY, tiny
 
 def losses(out_dir, stage):

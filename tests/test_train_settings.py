@@ -12,7 +12,7 @@ import pose3d.train.loop as loop
 from pose3d.cli.train import main as train_main
 from pose3d.train.config import StageConfig, load_config
 from pose3d.train.loop import Stage, TrainingError, train_stage
-from pose3d.train.stages import run
+from pose3d.train.run import run
 from conftest import tiny
 
 BAD = {

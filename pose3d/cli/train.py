@@ -11,22 +11,20 @@ Each stage writes <out_dir>/<stage>.pt and resumes from it when run again.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from pose3d.train.names import STAGES
+from pose3d.train.names import SETS, STAGES
 
-STAGE_SETS = {"all": ("prior", "latent", "finetune", "person"), "ablation": ("prior", "latent", "finetune", "direct")}
-
-HELP = """Train the structured-prediction model in stages (see pose3d/train/stages.py).
+HELP = """Train the structured-prediction model in stages (listed in pose3d/train/names.py).
 
 A bare run trains prior, latent, finetune and person with the defaults below: about 2 hours on a
 2-core CPU (README, "Speed on this CPU"). For a first try, configs/quick.toml trains every stage in
 a few minutes (a working pipeline, not a useful model). Each stage writes OUT/<stage>.pt and
-resumes from it when the same command runs again.
+resumes from it when the same command runs again. A folder whose checkpoints were trained with
+another architecture or input contract is refused (other settings, such as steps, may change).
 
 Settings: --config FILE (TOML, tables for the dotted parts) and --set key=value, the last one winning.
 """
@@ -57,7 +55,7 @@ class _TrainCommand(click.Command):
 @click.command(cls=_TrainCommand, help=HELP)
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A TOML file of settings (see README).")
-@click.option("--stage", type=click.Choice(STAGES + tuple(STAGE_SETS)), default="all", show_default=True)
+@click.option("--stage", type=click.Choice(STAGES + tuple(SETS)), default="all", show_default=True)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a setting, e.g. latent_stage.steps=500.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Output folder (out_dir).")
 @click.option("--data", default=None, metavar="DIR",
@@ -71,9 +69,11 @@ def main(config_path: Path | None, stage: str, overrides: tuple[str, ...], out_d
 
     require_all(("torch", "matplotlib"), "pose3d-train")
     from pose3d.data.h36m.store import PreparedSetError
-    from pose3d.train.config import config_to_dict, load_config
+    from pose3d.train.config import load_config
+    from pose3d.train.data import training_data
     from pose3d.train.loop import TrainingError
-    from pose3d.train.stages import run
+    from pose3d.train.names import REGISTRY
+    from pose3d.train.run import run, select
 
     if out_dir is not None:
         overrides = overrides + (f"out_dir={out_dir}",)
@@ -83,15 +83,16 @@ def main(config_path: Path | None, stage: str, overrides: tuple[str, ...], out_d
         raise click.BadParameter(str(e), param_hint="--config/--set") from None
     if data is not None:
         config = replace(config, data=data)
-    stages = STAGE_SETS.get(stage, (stage,))
-    if config.data != "synthetic" and stage == "all":
-        stages = tuple(s for s in stages if s != "person")  # it needs background crops: synthetic only
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config_to_dict(config), indent=1))
     try:
-        results = run(config, stages, progress=not quiet, max_steps=max_steps)
-    except (FileNotFoundError, PreparedSetError, TrainingError, ValueError) as e:  # ValueError: a bad checkpoint
+        train_data = training_data(config)
+        stages, left_out = select(stage, train_data)
+        for name in left_out:  # a set leaves out what this data cannot feed, and says why
+            spec = REGISTRY[name]
+            reason = next(train_data.refusal(n, name) for n in spec.data if n not in train_data.offers)
+            click.echo(f"leaving out stage {name!r}: {reason}", err=True)
+        results = run(config, stages, progress=not quiet, max_steps=max_steps, data=train_data)
+    except (FileNotFoundError, PreparedSetError, TrainingError, ValueError) as e:
+        # ValueError: a bad checkpoint, data that cannot feed a stage, a run folder of another architecture
         raise click.ClickException(str(e)) from None
     for name, metrics in results.items():
         click.echo(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))

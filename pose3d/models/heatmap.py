@@ -10,8 +10,8 @@ joint's confidence (0..1).
 ``Lifter``: 2D joints and confidences -> 3D pose, a residual MLP (Martinez et al. 2017 style). It
 sees no pixels, so it can learn from pose-bank poses projected through sampled cameras alone.
 
-``HeatmapPoseNet`` stacks them and returns ``(pose, joints_2d, code)`` like the other image models,
-plus ``confidence`` through ``forward_all``. About 0.95 GFLOP per 128 x 128 crop (``flops_per_image``).
+``HeatmapPoseNet`` stacks them and returns ``PoseOutputs`` like the other image models (``code`` is
+the pose), with ``confidence`` and ``heatmaps`` filled in. About 0.95 GFLOP per 128 x 128 crop (``flops_per_image``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from pose3d.models.outputs import PoseOutputs
 
 
 @dataclass(frozen=True)
@@ -127,15 +129,11 @@ class HeatmapPoseNet(nn.Module):
         self.net2d = HeatmapNet(config)
         self.lifter = Lifter(pose_dim, config)
 
-    def forward_all(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, image: torch.Tensor) -> PoseOutputs:
         logits = self.net2d(image)
         joints, confidence = soft_argmax(logits)
         pose = self.lifter(joints, confidence)
-        return {"pose": pose, "joints_2d": joints, "confidence": confidence, "heatmaps": logits}
-
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = self.forward_all(image)
-        return out["pose"], out["joints_2d"], out["pose"]
+        return PoseOutputs(pose=pose, joints_2d=joints, code=pose, confidence=confidence, heatmaps=logits)
 
 
 def flops_per_image(input_size: int = 128, config: HeatmapConfig = HeatmapConfig()) -> float:

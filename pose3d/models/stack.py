@@ -1,8 +1,8 @@
 """The two complete image-to-pose models: the structured stack and the direct-regression baseline.
 
-Both return ``(pose, joints_2d, code)``: the root-relative pose vector (B, 51) in ``PoseCodec`` units,
-the 2D joints (B, J, 2) in -1..1 crop units, and the latent code the CNN regressed (the pose vector
-itself for the baseline).
+Both return ``PoseOutputs`` (``pose3d.models.outputs``): ``pose``, the root-relative pose vector (B, 51)
+in ``PoseCodec`` units; ``joints_2d``, the 2D joints (B, J, 2) in -1..1 crop units; ``code``, the latent
+code the CNN regressed (the pose vector itself for the baseline).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from pose3d.models.cnn import CNNConfig, PaperCNN
+from pose3d.models.outputs import PoseOutputs
 from pose3d.models.prior import PoseAutoencoder
 
 
@@ -22,9 +23,9 @@ class StructuredPoseNet(nn.Module):
         self.cnn = PaperCNN(prior.latent_dim, cnn_config, input_size)
         self.decoder = prior  # only its decoder is used; the encoder is kept to encode targets
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, image: torch.Tensor) -> PoseOutputs:
         code, joints_2d = self.cnn(image)
-        return self.decoder.decode(code), joints_2d, code
+        return PoseOutputs(pose=self.decoder.decode(code), joints_2d=joints_2d, code=code)
 
 
 class DirectPoseNet(nn.Module):
@@ -34,6 +35,6 @@ class DirectPoseNet(nn.Module):
         super().__init__()
         self.cnn = PaperCNN(pose_dim, cnn_config, input_size)
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, image: torch.Tensor) -> PoseOutputs:
         pose, joints_2d = self.cnn(image)
-        return pose, joints_2d, pose
+        return PoseOutputs(pose=pose, joints_2d=joints_2d, code=pose)

@@ -5,8 +5,8 @@ photos, at every scale, cut by the border, a share of negatives), turns their bo
 size and offset targets and takes one step on the focal + L1 loss. Validation decodes the fixed
 validation frames (the first ``val_samples`` of the val split) as the runtime would and reports the
 average precision at IoU 0.5 and, at the configured score threshold, recall and precision, and the
-share of negative frames with no detection. Synthetic data only (Human3.6M frames hold one labelled
-person, not everyone's boxes).
+share of negative frames with no detection. It needs training data with whole frames
+(``TrainingData.frames``): the synthetic data (Human3.6M frames label one person, not everyone's boxes).
 
 Trained on its own, outside the default stage set: ``pose3d-train --stage detector``.
 """
@@ -17,23 +17,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from pose3d.data.frames import DetectorFrames
-from pose3d.data.synthetic import SynthConfig
 from pose3d.metrics import detection_scores
 from pose3d.models.codec import ImageCodec
 from pose3d.models.detector import DetectorOutputs, PersonDetector, decode, detector_loss, detector_targets
 from pose3d.train.loop import Stage
+from pose3d.train.names import StageSpec
 
 VAL_SCORE_FLOOR = 0.02  # validation keeps detections down to this score, for the precision-recall curve
 VAL_MAX_PEOPLE = 20
 VAL_CHUNK = 32
-
-
-def detector_frames(ctx, split: str, length: int | None = None) -> DetectorFrames:  # ctx: pose3d.train.stages.Context
-    cfg = ctx.config
-    synth = SynthConfig(split=split, seed=cfg.seed, length=length, background_dir=cfg.backgrounds,
-                        texture_dir=cfg.textures)
-    return DetectorFrames(synth, cfg.detector.input_size, cfg.detector_frames, bank=ctx.bank)
 
 
 def frame_tensors(batch: dict[str, np.ndarray], size: int, channels_last: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -78,20 +70,17 @@ def detector_metrics(model: PersonDetector, frames: dict[str, np.ndarray], chann
             "f1_threshold": scores["best_f1_threshold"]}
 
 
-def detector_stage(ctx) -> Stage:  # ctx: pose3d.train.stages.Context
-    if ctx.h36m is not None:
-        raise ValueError("stage 'detector' trains on the synthetic data only (Human3.6M frames label one person, "
-                         "not everyone's boxes)")
+def detector_stage(ctx, spec: StageSpec) -> Stage:  # ctx: pose3d.train.run.Context
     cfg = ctx.config
-    model = ctx.prepare(PersonDetector(cfg.detector))
-    stage_cfg = cfg.stage("detector")
-    train = detector_frames(ctx, "train")
+    model = ctx.device.prepare(PersonDetector(cfg.detector))
+    stage_cfg = cfg.stage(spec.name)
+    train = ctx.data.frames("train")
     size = cfg.detector.input_size
 
     def loss(m: nn.Module, step: int, offset: int, count: int) -> tuple[torch.Tensor, dict[str, float]]:
         first = step * stage_cfg.batch_size + offset
         x, targets = frame_tensors(train.render_batch(range(first, first + count)), size, cfg.channels_last)
-        with ctx.autocast():
+        with ctx.device.autocast():
             outputs = m(x)
         return detector_loss(outputs, targets, cfg.detector)
 
@@ -99,7 +88,7 @@ def detector_stage(ctx) -> Stage:  # ctx: pose3d.train.stages.Context
 
     def validate(m: nn.Module) -> dict[str, float]:
         if not val:
-            val.update(detector_frames(ctx, "val", cfg.val_samples).render_all())
+            val.update(ctx.data.frames("val", cfg.val_samples).render_all())
         return detector_metrics(m, val, cfg.channels_last)
 
-    return Stage("detector", "detector", model, list(model.parameters()), loss, validate)
+    return Stage(spec.name, spec.kind, model, list(model.parameters()), loss, validate)

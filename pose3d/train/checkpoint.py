@@ -25,6 +25,22 @@ from pose3d.train.config import TrainConfig, config_from_dict
 FORMAT = 1
 KINDS = ("prior", "structured", "direct", "heatmap", "person", "detector")
 
+# The settings each kind's model is built from (``build_model``), as dotted names or whole tables:
+# a checkpoint can be resumed, or built on, only under the same values. Settings that only training
+# reads (dropout, the prior's noise, loss weights, decode thresholds) are not among them.
+_PRIOR = ("prior.hidden", "prior.tied", "prior.input_dim")
+_CNN = ("cnn.channels", "cnn.kernels", "cnn.fc", "cnn.hidden_2d", "cnn.num_joints")
+_HEATMAP = ("heatmap.widths", "heatmap.blocks", "heatmap.decoder_widths", "heatmap.num_joints",
+            "heatmap.lifter_hidden", "heatmap.lifter_blocks")
+ARCHITECTURE: dict[str, tuple[str, ...]] = {
+    "prior": _PRIOR,
+    "structured": (*_PRIOR, *_CNN, "input"),
+    "direct": ("prior.input_dim", *_CNN, "input"),
+    "heatmap": ("prior.input_dim", *_HEATMAP, "input"),
+    "person": (*_CNN, "cnn.hidden_person", "input"),
+    "detector": ("detector.input_size", "detector.widths", "detector.blocks", "detector.neck_width"),
+}
+
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` to ``path`` so that a crash never leaves a half-written file."""
@@ -41,9 +57,10 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=float))
 
 
-def read_checkpoint(path: str | Path, kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
+def read_checkpoint(path: str | Path, kinds: tuple[str, ...] = KINDS, mmap: bool = False) -> dict[str, Any]:
     """The checkpoint's dict; ValueError saying why for anything that is not a pose3d checkpoint of
-    one of ``kinds`` (a corrupt file, another program's file, one that would need code to load)."""
+    one of ``kinds`` (a corrupt file, another program's file, one that would need code to load).
+    ``mmap``: map the tensors instead of reading them (cheap when only the other fields are needed)."""
     path = Path(path)
     try:
         with path.open("rb"):
@@ -51,7 +68,7 @@ def read_checkpoint(path: str | Path, kinds: tuple[str, ...] = KINDS) -> dict[st
     except OSError as e:
         raise ValueError(f"{path}: cannot read it ({e.strerror or e})") from None
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as e:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError, ... on bad files
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "Weights only load failed" in first or "Unsupported global" in str(e):

@@ -1,7 +1,8 @@
 """Run stages in order: the run's shared context, which stages a set trains, and the run folder.
 
-``run(config, stages)`` writes ``config.json``, then trains each stage (``pose3d.train.loop``), which
-resumes or skips when its checkpoint is there.
+``run(config, stages)`` checks the run folder (``pose3d.train.folder``: a folder trained with another
+architecture is refused before anything is written), writes ``config.json``, then trains each stage
+(``pose3d.train.loop``), which resumes or skips when its checkpoint is there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pose3d.train.config import TrainConfig, config_to_dict
 from pose3d.train.checkpoint import read_checkpoint
 from pose3d.train.data import TrainingData, training_data
 from pose3d.train.device import Device
+from pose3d.train.folder import check_run_folder
 from pose3d.train.loop import Processes, step_seed, train_stage
 from pose3d.train.names import REGISTRY, SETS, STAGES, StageSpec
 
@@ -80,6 +82,7 @@ def run(
     names, _ = select(stages, data)
     for name in names:
         data.require(REGISTRY[name])
+    check_run_folder(config, names)
     procs = Processes.from_env()
     ctx = Context(config, procs, data, Device.of(config.bf16, config.channels_last))
     if procs.main:

@@ -60,7 +60,7 @@ def bf16_gflops(repeats: int) -> float | None:
     """bf16 matrix multiply rate (torch), where the CPU has bf16 instructions; else None."""
     import torch
 
-    from pose3d.train.stages import cpu_has_fast_bf16
+    from pose3d.train.device import cpu_has_fast_bf16
 
     if not cpu_has_fast_bf16():
         return None

@@ -28,7 +28,6 @@ from pose3d.models.heatmap import HeatmapPoseNet
 from pose3d.models.prior import PoseAutoencoder
 from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 from pose3d.train.checkpoint import load_model
-from pose3d.train.device import cpu_has_fast_bf16  # noqa: F401 - its old home (benchmarks/bench.py imports it here)
 from pose3d.train.loop import Stage, step_seed
 from pose3d.train.names import StageSpec
 

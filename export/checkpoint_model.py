@@ -34,7 +34,7 @@ class CheckpointModel:
         self.net = inference_net(model, config.input.input_size, person=head).eval()
         meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), config.input, person_meta)
         self.info = ModelInfo.from_metadata(meta, checkpoint)
-        self.has_person = head is not None
+        self.has_person = len(self.net.output_names) > 2  # a person head, or joint confidences
         self.provider = "PyTorch CPU"
 
     @torch.no_grad()
@@ -43,7 +43,10 @@ class CheckpointModel:
         or None: as ``PoseModel.__call__``."""
         out = self.net(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
         pose, joints = out[0].numpy(), out[1].numpy()
-        return pose, joints, (out[2].numpy() if self.has_person else None)
+        if not self.has_person:
+            return pose, joints, None
+        score = out[2].numpy()
+        return pose, joints, (score.mean(axis=-1) if score.ndim == 2 else score)  # confidences: their mean
 
     def describe(self) -> str:
         return f"{self.info.model_id} on {self.provider}"

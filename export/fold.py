@@ -58,6 +58,7 @@ class InferenceNet(nn.Module):
         head_2d = copy.deepcopy(list(cnn.head_2d))
         head_2d[0] = _fold_batchnorm_into_linear(bn, head_2d[0], side)
         self.head_2d = nn.Sequential(*head_2d)
+        self.output_names = ("pose_mm", "joints_2d") + (("person",) if person is not None else ())
         self.person = None
         if person is not None:
             layers = copy.deepcopy(list(person.net))
@@ -89,16 +90,19 @@ class HeatmapInferenceNet(nn.Module):
     the pelvis, 2D joints in crop pixels. Nothing to fold: its batch norms sit between convolutions,
     where onnxruntime fuses them itself."""
 
+    output_names = ("pose_mm", "joints_2d", "confidence")
+
     def __init__(self, model: HeatmapPoseNet, input_size: int, pose_codec: PoseCodec = PoseCodec()) -> None:
         super().__init__()
         self.model = copy.deepcopy(model).eval()
         self.input_size = input_size
         self.scale_mm = pose_codec.scale_mm
+        self.eval()  # the wrapper too: exporting restores the wrapper's mode onto every submodule
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         out = self.model(image)
         pose = out.pose.unflatten(-1, (-1, 3)) * self.scale_mm  # (B, J, 3) mm
-        return pose - pose[:, :1], unit_to_crop(out.joints_2d, self.input_size)
+        return pose - pose[:, :1], unit_to_crop(out.joints_2d, self.input_size), out.confidence
 
 
 def inference_net(model: nn.Module, input_size: int, person: PersonHead | None = None) -> nn.Module:

@@ -51,7 +51,7 @@ class Check:
     max_joint2d_error_px: float
     mpjpe_vs_truth_mm: float  # accuracy on the verification crops
     mpjpe_change_mm: float  # against the fp32 graph's accuracy
-    max_person_error: float = 0.0  # person probability against PyTorch (0 without a person head)
+    max_person_error: float = 0.0  # person probability or joint confidences against PyTorch (0 without either)
 
 
 def metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any], contract: InputContract,
@@ -62,6 +62,9 @@ def metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any]
     }
     if person is not None:
         outputs["person"] = "(B,) probability that the crop holds a person (pose3d.models.person)"
+    if info["kind"] == "heatmap":
+        outputs["confidence"] = ("(B, 17) each joint's heatmap mass near its peak, 0..1 (pose3d.models.heatmap); "
+                                 "their mean is the pose's score, not a calibrated probability")
     return {
         "pose3d_version": __version__,
         "source_checkpoint": checkpoint.name,
@@ -131,7 +134,7 @@ def export(
     dummy = torch.zeros(1, 3, size, size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        names = ["pose_mm", "joints_2d"] + (["person"] if head is not None else [])
+        names = list(net.output_names)
         torch.onnx.export(
             net, (dummy,), str(output), input_names=["image"], output_names=names,
             dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}},
@@ -148,9 +151,8 @@ def export(
     codec = ImageCodec.of(contract)
     x = codec.encode(torch.from_numpy(data["image"])).numpy()
     ref_pose, ref_joints = predict(model, data["image"], image_codec=codec)
-    if head is not None:
-        with torch.no_grad():
-            ref_person = net(torch.from_numpy(x))[2].numpy()
+    with torch.no_grad():
+        ref_extra = [t.numpy() for t in net(torch.from_numpy(x))[2:]]  # person probability or joint confidences
     truth = data["pose_rel"].astype(np.float64)
 
     checks = []
@@ -162,7 +164,7 @@ def export(
         variants.append(("int8", _int8(output)))
     for name, path in variants:
         pose, joints, *rest = _run(path, x)
-        person_err = float(np.abs(rest[0] - ref_person).max()) if head is not None else 0.0
+        person_err = max((float(np.abs(r - ref).max()) for r, ref in zip(rest, ref_extra)), default=0.0)
         err_mm = float(np.abs(np.linalg.norm(pose - ref_pose, axis=-1)).max())
         err_px = float(np.abs(np.linalg.norm(joints - ref_joints, axis=-1)).max())
         acc = float(mpjpe(pose.astype(np.float64), truth).mean())
@@ -173,7 +175,7 @@ def export(
             or first.max_person_error > TOLERANCE_PERSON):
         raise VerificationError(
             f"{output}: ONNX differs from PyTorch by up to {first.max_pose_error_mm:.4f} mm, "
-            f"{first.max_joint2d_error_px:.4f} px and {first.max_person_error:.5f} in person probability "
+            f"{first.max_joint2d_error_px:.4f} px and {first.max_person_error:.5f} in person probability or confidence "
             f"(tolerance {tolerance_mm} mm, {tolerance_px} px, {TOLERANCE_PERSON})"
         )
     return checks

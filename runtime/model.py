@@ -177,19 +177,24 @@ class PoseModel:
         self._outputs = [o.name for o in self.session.get_outputs()]
         if self._outputs[:2] != ["pose_mm", "joints_2d"]:
             raise ModelError(f"{self.path}: expected outputs pose_mm, joints_2d; found {self._outputs}")
-        self.has_person = "person" in self._outputs
+        # The pose's score: the person head's probability, else the mean of the joints' heatmap
+        # confidences (a 2D-evidence model), else none (the runtime falls back to pose3d_runtime.score).
+        self.has_person = "person" in self._outputs or "confidence" in self._outputs
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(B, 3, S, S) float32 normalised crops -> (B, J, 3) mm root-relative camera-frame joints,
-        (B, J, 2) joints in crop pixels, and (B,) person probabilities (None for a model without a
-        person head)."""
+        (B, J, 2) joints in crop pixels, and (B,) scores: the person head's probability, or the mean
+        joint confidence of a 2D-evidence model (None for a model with neither)."""
         if x.shape[0] == 0:
             J = len(self.info.joint_names)
             return np.zeros((0, J, 3), np.float32), np.zeros((0, J, 2), np.float32), \
                 (np.zeros(0, np.float32) if self.has_person else None)
         out = self.session.run(None, {self._input: np.ascontiguousarray(x, np.float32)})
         named = dict(zip(self._outputs, out))
-        return named["pose_mm"], named["joints_2d"], named.get("person")
+        score = named.get("person")
+        if score is None and "confidence" in named:
+            score = named["confidence"].mean(axis=-1)
+        return named["pose_mm"], named["joints_2d"], score
 
     def describe(self) -> str:
         return f"{self.info.model_id} on {self.provider.replace('ExecutionProvider', '')}"

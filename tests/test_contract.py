@@ -68,6 +68,11 @@ def test_a_changed_input_size_trains_exports_and_runs_end_to_end(tmp_path, stage
     np.testing.assert_allclose(corner, [-0.5 - 4, -0.5 - 4], atol=1e-6)
     (pose,) = estimator.estimate([frame], [box])
     assert pose.joints_3d_mm.shape == (17, 3) and np.isfinite(pose.joints_2d_px).all()
+    # The 2D-evidence model scores a pose by its joints' heatmap confidences (an ONNX output).
+    assert model.has_person == (stage == "heatmap")
+    if stage == "heatmap":
+        _, _, score = model(np.zeros((2, 3, 96, 96), np.float32))
+        assert score.shape == (2,) and ((score > 0) & (score <= 1)).all() and 0 < pose.score <= 1
 
 
 def test_runtime_reads_models_exported_before_the_contract(tmp_path):

@@ -8,7 +8,9 @@ models or yours.
 
 The box policy is chosen here, once (``choose_boxes``): ``--bbox`` (a given box), ``--full-image``
 (each input is a person crop), else the person detector (``--detector``, default the shipped
-``runtime/models/pose3d-detector.onnx``): every person in folders, tracked people in streams. When no
+``runtime/models/pose3d-detector.onnx``): every person in folders, tracked people in streams (with a
+pose model that scores its poses, the detector proposes and the pose score verifies:
+``pose3d_runtime.boxes``). When no
 detector is installed and none is given, the run says so on stderr and treats each whole image as
 one person crop, as ``--full-image`` does (records say ``box_source: "full_image"``); a ``--detector``
 file that is missing or not a detector is an error (exit status 1).
@@ -69,9 +71,8 @@ def choose_boxes(ctx: click.Context, estimator, folder_mode: bool, bbox: str | N
                  detector_path: Path | None, max_people: int, min_score: float | None, device: str,
                  threads: int | None):
     """The run's box source (``pose3d_runtime.boxes``), from the options (see the module docstring)."""
-    from pose3d_runtime.boxes import Detect, FixedBox, FullImage, Track, parse_bbox
+    from pose3d_runtime.boxes import FixedBox, FullImage, find_people, parse_bbox
     from pose3d_runtime.detector import PersonDetector, default_detector_path
-    from pose3d_runtime.track import Tracker
 
     if bbox is not None or full_image:
         given = _given(ctx, DETECTOR_ONLY)
@@ -93,8 +94,8 @@ def choose_boxes(ctx: click.Context, estimator, folder_mode: bool, bbox: str | N
     except (ModelError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"detector {detector.describe()}", err=True)
-    detect = Detect(detector, max_people, min_score)
-    return detect if folder_mode else Track(detect, Tracker(estimator.margin))
+    return find_people(detector, estimator.model.has_person, max_people, min_score, stream=not folder_mode,
+                       margin=estimator.margin)
 
 
 def _display_available() -> bool:
@@ -123,7 +124,8 @@ def _display_available() -> bool:
 @click.option("--max-people", type=click.IntRange(1, 100), default=MAX_PEOPLE, show_default=True,
               help="At most this many people per image or frame.")
 @click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None, metavar="X",
-              help="Report people the detector scores at least X (default: the detector's own threshold).")
+              help="Report people whose pose scores at least X (default 0.45), where the model scores its poses; "
+                   "else people the detector scores at least X (default: the detector's own threshold).")
 @click.option("--focal", type=float, default=None, metavar="PIXELS", callback=_focal,
               help="The camera's focal length, for placing the pose in depth (default: the image's longer side).")
 @click.option("--overwrite", is_flag=True, help="Folders: redo images whose results exist.")

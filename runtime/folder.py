@@ -11,7 +11,8 @@ read as input, even when it lies inside the input folder. ``OUT/summary.json`` a
 (a row per person of every 'ok' result, this run's and earlier ones) are rewritten at the end.
 
 Which boxes each image gets is the box source's business (``pose3d_runtime.boxes``: a given box, the
-whole image, or every person the detector finds); a record lists every person (``people``; schema in
+whole image, or every person the detector finds: proposals refined onto their poses, ``pipeline.refine``,
+and verified by the pose score, ``boxes.verify``); a record lists every person (``people``; schema in
 ``pose3d_runtime.outputs``). Decoding and person detection run on a thread pool ahead of the model
 (OpenCV and onnxruntime release the GIL), so the stages overlap; the pose model takes the people of
 several images in one batch.
@@ -30,7 +31,7 @@ import numpy as np
 from pose3d_runtime.boxes import BoxSource, Target
 from pose3d_runtime.draw import annotate
 from pose3d_runtime.outputs import OutputError, check_output_folder, read_json, write_aggregate, write_image, write_json
-from pose3d_runtime.pipeline import Estimator, Intrinsics, drawn_people, frame_record
+from pose3d_runtime.pipeline import Estimator, Intrinsics, drawn_people, frame_record, refine
 from pose3d_runtime.sources import ImageError, list_inputs, read_image
 
 
@@ -128,8 +129,9 @@ def run_folder(
     def finish(batch: list[_Loaded]) -> None:
         pairs = [(item, t) for item in batch for t in item.targets]
         try:
-            poses = estimator.estimate([item.image for item, _ in pairs], [t.box for _, t in pairs],
-                                       [item.camera for item, _ in pairs])
+            frames, cameras = [item.image for item, _ in pairs], [item.camera for item, _ in pairs]
+            poses = estimator.estimate(frames, [t.box for _, t in pairs], cameras)
+            targets, poses = refine(estimator, frames, [t for _, t in pairs], poses, cameras)
         except Exception as e:  # noqa: BLE001 - an unexpected failure costs this batch, not the run
             for item in batch:
                 report.failed.append({"file": item.rel, "error": f"model failed: {type(e).__name__}: {e}"})
@@ -138,7 +140,7 @@ def run_folder(
             return
         at = 0
         for item in batch:
-            mine = list(zip(item.targets, poses[at:at + len(item.targets)]))
+            mine = list(zip(targets[at:at + len(item.targets)], poses[at:at + len(item.targets)]))
             at += len(item.targets)
             try:
                 people = boxes.observe(item.image.shape, [t for t, _ in mine], [p for _, p in mine])

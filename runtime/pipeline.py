@@ -14,8 +14,15 @@ per frame by ``Estimator.intrinsics``): focal length ``focal_px`` (given, or the
 and principal point at the image centre, ``((W - 1) / 2, (H - 1) / 2)`` with pixel centres at
 integers (``pose3d.crop``'s convention). Its depth scales with that focal length, so it is only as
 good as the assumed camera; the overlay draws that reprojection thin beside the 2D skeleton.
-``Pose.score`` is the model's person probability where it has a person head, else the agreement of
+``Pose.score`` is the model's person probability or mean joint confidence where it has one, else the agreement of
 its 2D and 3D heads (``pose3d_runtime.score``).
+
+``refine`` moves each detected or tracked person's box onto its pose (the square box around its
+predicted 2D joints, as the training crops were cut) and runs the model again there: a detector's
+box off the person by a third of its side scores 0.32 where the person's own box scores 0.62 (median,
+real frames). With the proposals verified at a pose score of 0.35, one pass found the labelled person
+of the real set in 106 of 126 frames where the proposals' own boxes found 100 (PCK@0.2 0.448 against
+0.391); a second pass, another batch, changed little (105 found, PCK 0.470) and is not made.
 
 ``frame_record`` is the one function that turns a frame's people (or their absence) into a record
 (schema: ``pose3d_runtime.outputs``).
@@ -23,14 +30,14 @@ its 2D and 3D heads (``pose3d_runtime.score``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
 
 from pose3d.camera import Camera
-from pose3d.crop import apply_affine, box_crop_affine, invert_affine
-from pose3d_runtime.boxes import Target
+from pose3d.crop import apply_affine, box_crop_affine, invert_affine, square_box
+from pose3d_runtime.boxes import Target, joints_extent
 from pose3d_runtime.draw import Drawn
 from pose3d_runtime.geometry import fit_translation, pinhole, project_points
 from pose3d_runtime.model import PoseModel
@@ -145,6 +152,29 @@ class Estimator:
             root = fit_translation(p3, joints_frame[i], np.array([cam.focal_px, cam.focal_px]), cam.principal_point)
             poses.append(Pose(p3, joints_frame[i], np.asarray(boxes[i], dtype=np.float64), float(scores[i]), root, cam))
         return poses
+
+
+REFINED = ("detected", "tracked")  # the box sources whose boxes refine moves; a given box or the whole image stays
+
+
+def refine(estimator: "Estimator", frames: Sequence[np.ndarray], targets: Sequence[Target], poses: Sequence[Pose],
+           cameras: Sequence[Intrinsics] | None = None) -> tuple[list[Target], list[Pose]]:
+    """Each detected or tracked person's box replaced by the square box around its predicted 2D joints
+    (``pose3d.crop.square_box`` with the model's margin; ``extent`` becomes the joints' extent) and the
+    pose estimated again there, all in one batch; ``frames[i]`` (``cameras[i]``) is ``targets[i]``'s.
+    Targets of other sources (``--bbox``, ``--full-image``) and poses with non-finite joints are kept
+    as they are."""
+    targets, poses = list(targets), list(poses)
+    todo = [i for i, (t, p) in enumerate(zip(targets, poses))
+            if t.source in REFINED and np.isfinite(p.joints_2d_px).all()]
+    if not todo:
+        return targets, poses
+    boxes = [square_box(poses[i].joints_2d_px, estimator.margin) for i in todo]
+    again = estimator.estimate([frames[i] for i in todo], boxes, None if cameras is None else [cameras[i] for i in todo])
+    for i, pose in zip(todo, again):
+        targets[i] = replace(targets[i], box=pose.box, extent=joints_extent(poses[i].joints_2d_px))
+        poses[i] = pose
+    return targets, poses
 
 
 def drawn_people(people: Sequence[tuple[Target, Pose]]) -> list[Drawn]:

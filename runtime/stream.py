@@ -2,7 +2,9 @@
 
 Each frame: the box source gives the boxes (``pose3d_runtime.boxes``: with a detector, ``Track``
 detects every frame and keeps identities, ``pose3d_runtime.track``; else the given box or the whole
-frame), the pose model runs on all of them in one batch, the box source says who to report, each
+frame), the pose model runs on all of them in one batch and again on the detected and tracked boxes
+refined onto their poses (``pipeline.refine``), the box source says who to report (with a scoring
+pose model: the people whose pose scores at least ``--min-score``, one per person), each
 person's joints are optionally smoothed (One Euro, per track), a JSON Lines record is written (every
 person with a ``track_id``; schema in ``pose3d_runtime.outputs``), and the annotated frame is shown
 with an FPS counter (or, with ``display=False``, written to an annotated video). The loop ends when
@@ -24,7 +26,7 @@ import numpy as np
 from pose3d_runtime.boxes import BoxSource, Track, with_track_id
 from pose3d_runtime.draw import annotate
 from pose3d_runtime.outputs import JsonLines, VideoSink, write_aggregate, write_json
-from pose3d_runtime.pipeline import Estimator, drawn_people, frame_record
+from pose3d_runtime.pipeline import Estimator, drawn_people, frame_record, refine
 from pose3d_runtime.smoothing import PoseSmoother
 from pose3d_runtime.sources import Frame, stream_fps, stream_frames
 
@@ -113,7 +115,9 @@ def _one_frame(estimator: Estimator, boxes: BoxSource, frame: Frame, smoother: P
     camera = estimator.intrinsics(frame.image.shape)
     targets = boxes.boxes(frame.image)
     report.detections += isinstance(boxes, Track)
-    poses = estimator.estimate([frame.image] * len(targets), [t.box for t in targets], [camera] * len(targets))
+    frames, cameras = [frame.image] * len(targets), [camera] * len(targets)
+    targets, poses = refine(estimator, frames, targets, estimator.estimate(frames, [t.box for t in targets], cameras),
+                            cameras)
     people = boxes.observe(frame.image.shape, targets, poses)
     if not isinstance(boxes, Track):  # one given box or the whole frame: the same person throughout
         people = [(with_track_id(t, 0), p) for t, p in people]

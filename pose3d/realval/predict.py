@@ -5,8 +5,10 @@ Box sources, side by side:
 - ``labelled``: the label's tight joint box made into the square person box the model was trained
   on (``pose3d.crop.square_box`` with the model's margin): the model's accuracy given a perfect
   person finder;
-- ``detector``: the runtime's own person detector on the whole frame (what ``pose3d-run folder/``
-  does); of the people it finds, the one whose square box overlaps the labelled one most;
+- ``detector``: exactly what ``pose3d-run folder/`` does on each frame (``pose3d_runtime.boxes``'
+  ``Detect`` box source: the detector's boxes, or with a pose model that scores its poses its
+  proposals; the pose model on them; ``pipeline.refine``; ``observe``'s verification); of the people
+  it reports, the one whose square box overlaps the labelled one most;
 - ``tracking``: the runtime's video path (``pose3d-run --video``: detect every frame, associate the
   people with tracks) run over the whole source video, read at the labelled frames, again the person
   overlapping the labelled box most. Only for streams whose video is given; the video is checked to
@@ -32,13 +34,14 @@ import numpy as np
 
 from pose3d.crop import square_box
 from pose3d.realval.labels import RealFrame, RealSet
-from pose3d_runtime.boxes import Detect, Track, box_iou
+from pose3d_runtime.boxes import box_iou, find_people
 from pose3d_runtime.detector import PersonDetector, default_detector_path
 from pose3d_runtime.model import ModelError
-from pose3d_runtime.pipeline import Estimator
+from pose3d_runtime.pipeline import Estimator, refine
 from pose3d_runtime.sources import ImageError, open_capture, read_image
 
 FOUND_IOU = 0.5
+MAX_PEOPLE = 10  # pose3d-run's default --max-people
 SOURCES = ("labelled", "detector", "tracking")
 VIDEO_MATCH_LEVELS = 12.0  # mean absolute difference (0-255) above which a video is not the labelled footage
 
@@ -129,6 +132,8 @@ def run_real(estimator: Estimator, data: RealSet, videos: dict[str, Path] | None
             frames.append(f)
     J = len(estimator.info.joint_names)
     preds = {s: Predictions.empty(s, len(frames), J) for s in SOURCES}
+    detect = None if detector is None else find_people(detector, scores_poses(estimator), MAX_PEOPLE,
+                                                       margin=margin)
     kept = []
     for i, f in enumerate(frames):
         try:
@@ -141,13 +146,13 @@ def run_real(estimator: Estimator, data: RealSet, videos: dict[str, Path] | None
         pose = estimator.estimate([image], [label_box])[0]
         preds["labelled"].applies[i] = True
         preds["labelled"].set(i, pose.joints_2d_px, pose.joints_3d_mm, label_box, label_box)
-        if detector is not None:
+        if detect is not None:
             preds["detector"].applies[i] = True
-            found = detector(image)
-            k, _ = best_match([d.box for d in found], label_box)
+            people = find_in_frame(estimator, detect, image)
+            k, _ = best_match([p.box for _, p in people], label_box)
             if k >= 0:
-                pose = estimator.estimate([image], [found[k].box])[0]
-                preds["detector"].set(i, pose.joints_2d_px, pose.joints_3d_mm, found[k].box, label_box)
+                pose = people[k][1]
+                preds["detector"].set(i, pose.joints_2d_px, pose.joints_3d_mm, pose.box, label_box)
         if (i + 1) % 20 == 0:
             say(f"{i + 1}/{len(frames)} frames")
     keep = np.asarray(kept, dtype=np.int64)
@@ -159,6 +164,22 @@ def run_real(estimator: Estimator, data: RealSet, videos: dict[str, Path] | None
     for stream, video in (videos or {}).items():
         _track(estimator, detector, run, stream, Path(video), work_dir, say)
     return run
+
+
+def scores_poses(estimator: Estimator) -> bool:
+    """Whether the pose model scores its poses (the detector then proposes, ``pose3d_runtime.boxes``)."""
+    return bool(getattr(estimator.model, "has_person", False))
+
+
+def find_in_frame(estimator: Estimator, boxes, image: np.ndarray) -> list:
+    """The people ``pose3d-run`` reports in one image with the box source ``boxes``: its boxes, the
+    pose model on them, ``refine``, ``observe`` ((target, pose) pairs)."""
+    targets = boxes.boxes(image)
+    camera = estimator.intrinsics(image.shape)
+    frames, cameras = [image] * len(targets), [camera] * len(targets)
+    poses = estimator.estimate(frames, [t.box for t in targets], cameras)
+    targets, poses = refine(estimator, frames, targets, poses, cameras)
+    return boxes.observe(image.shape, targets, poses)
 
 
 def _check_video(video: Path, frames: list[RealFrame]) -> str | None:
@@ -188,7 +209,6 @@ def _check_video(video: Path, frames: list[RealFrame]) -> str | None:
 def _track(estimator: Estimator, detector: PersonDetector | None, run: RealRun, stream: str, video: Path,
            work_dir: Path | None, say: Callable[[str], None]) -> None:
     from pose3d_runtime.stream import run_stream
-    from pose3d_runtime.track import Tracker
 
     rows = [i for i, f in enumerate(run.frames) if f.stream == stream]
     if not rows:
@@ -204,7 +224,7 @@ def _track(estimator: Estimator, detector: PersonDetector | None, run: RealRun, 
     name = stream.replace("/", "_")
     with tempfile.TemporaryDirectory() as tmp:
         out = work_dir if work_dir is not None else Path(tmp)
-        boxes = Track(Detect(detector, max_people=10), Tracker(estimator.margin))
+        boxes = find_people(detector, scores_poses(estimator), MAX_PEOPLE, stream=True, margin=estimator.margin)
         report = run_stream(estimator, open_capture(str(video)), out, name, boxes, live=False, display=False)
         records = {}
         with open(out / f"{name}.jsonl") as fh:

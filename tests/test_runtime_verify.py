@@ -1,0 +1,166 @@
+"""The two-stage person finder: the detector proposes, the pose model verifies and refines.
+
+The pose model here is scripted (``BlobModel``): it sees a person in a red blob, puts the joints on
+the blob's half-maximum region and scores the pose by the blob's peak level in its crop, so each test
+controls both the detector's score (``test_detector_runtime.blob_detector``: the red level averaged
+over its cells) and the pose score. A model without a score keeps the detector's threshold."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pose3d.crop import square_box
+from pose3d_runtime import boxes as B
+from pose3d_runtime.cli import main as run_main
+from pose3d_runtime.detector import Detection, PersonDetector
+from pose3d_runtime.model import PoseModel
+from pose3d_runtime.pipeline import Estimator, refine
+from pose3d_runtime.track import Tracker
+from test_detector_runtime import blob_detector, red_blobs
+
+
+class BlobModel:
+    """The tiny model's metadata and 3D poses, with scripted 2D joints and scores (see the module
+    docstring); ``has_person`` False: a model without a score. ``crops`` counts the crops it ran on."""
+
+    def __init__(self, inner: PoseModel, has_person: bool = True) -> None:
+        self.inner, self.info, self.provider, self.has_person = inner, inner.info, "test", has_person
+        self.crops = 0
+
+    def __call__(self, x):
+        pose, _, _ = self.inner(x)
+        red = x[:, 0] * self.info.std[0] + self.info.mean[0]  # 0..1
+        S = x.shape[-1]
+        joints = np.full((len(x), len(self.info.joint_names), 2), (S - 1) / 2.0, np.float32)
+        peak = red.reshape(len(x), -1).max(axis=1)
+        for b in range(len(x)):
+            ys, xs = np.nonzero(red[b] >= 0.5 * peak[b])
+            if peak[b] < 1e-3 or not len(xs):
+                joints[b, 0] -= 5  # nothing red: a small pose at the centre
+                continue
+            joints[b, 0], joints[b, 1] = (xs.min(), ys.min()), (xs.max(), ys.max())
+            joints[b, 2:] = (xs.mean(), ys.mean())
+        self.crops += len(x)
+        return pose, joints, (peak.astype(np.float32) if self.has_person else None)
+
+
+@pytest.fixture
+def tiny_model(tiny_onnx):
+    return PoseModel(tiny_onnx, device="cpu")
+
+
+def blob(level: float, centres, W: int = 640, H: int = 480, sigma: float = 30.0) -> np.ndarray:
+    """red_blobs with every blob's peak at ``level`` (0..1)."""
+    frame = red_blobs(W, H, centres, sigma)
+    frame[..., 2] = np.round(frame[..., 2] * level).astype(np.uint8)
+    return frame
+
+
+def find(estimator, source, frame):
+    from pose3d.realval.predict import find_in_frame
+
+    return find_in_frame(estimator, source, frame)
+
+
+def test_proposals_below_the_detector_threshold_are_verified_by_the_pose(tiny_model, tmp_path):
+    det = PersonDetector(blob_detector(tmp_path / "det.onnx", threshold=0.5), margin=0.2, device="cpu")
+    frame = blob(0.5, [(200, 240)])  # the detector scores it about 0.4: below its threshold of 0.5
+    assert det(frame) == [] and len(det(frame, B.PROPOSAL_SCORE)) == 1
+    model = BlobModel(tiny_model)
+    est = Estimator(model)
+    ((target, pose),) = find(est, B.Detect(det, 5, verify=True), frame)
+    assert target.source == "detected" and 0.05 < target.detector_score < 0.5 and pose.score == pytest.approx(0.5, abs=0.01)
+    assert np.abs(pose.box[:2] - [200, 240]).max() < 3  # on the blob
+    # A model without a score: the detector's threshold, as before (nobody here).
+    old = Estimator(BlobModel(tiny_model, has_person=False))
+    assert find(old, B.find_people(det, False, 5), frame) == []
+    # A pose scoring below min_score is dropped, whatever the detector says.
+    bright = blob(0.9, [(200, 240)])
+    assert len(find(est, B.Detect(det, 5, verify=True), bright)) == 1
+    assert find(est, B.Detect(det, 5, min_score=0.95, verify=True), bright) == []
+    assert len(find(old, B.find_people(det, False, 5), bright)) == 1  # the old path: the detector decides
+    dim = blob(0.3, [(200, 240)])  # proposed (about 0.25), but its pose scores 0.3 < MIN_POSE_SCORE
+    assert len(det(dim, B.PROPOSAL_SCORE)) == 1 and find(est, B.Detect(det, 5, verify=True), dim) == []
+
+
+class Stub:
+    """A detector answering the given detections."""
+
+    class info:
+        model_id = "stub:0"
+
+    def __init__(self, detections):
+        self.detections, self.calls = detections, []
+
+    def __call__(self, frame, min_score=None, max_people=20):
+        self.calls.append((min_score, max_people))
+        return self.detections[:max_people]
+
+
+def detection(cx, cy, side, score):
+    extent = np.array([cx - side / 2.8, cy - side / 2.8, cx + side / 2.8, cy + side / 2.8])
+    return Detection(extent, square_box(extent.reshape(2, 2), 0.2), score)
+
+
+def test_two_proposals_on_one_person_are_merged_and_the_best_scores_come_first(tiny_model):
+    est = Estimator(BlobModel(tiny_model))
+    frame = np.maximum(blob(0.8, [(200, 240)]), blob(0.6, [(480, 200)]))
+    # Two proposals on the left person (off it by 20 and 30 px), one on the right one, one on nothing.
+    stub = Stub([detection(220, 240, 150, 0.9), detection(470, 200, 150, 0.3), detection(170, 240, 150, 0.2),
+                 detection(600, 420, 100, 0.1)])
+    people = find(est, B.Detect(stub, 5, verify=True), frame)
+    assert stub.calls == [(B.PROPOSAL_SCORE, 10)]  # twice max_people proposals, down to PROPOSAL_SCORE
+    assert [round(p.score, 1) for _, p in people] == [0.8, 0.6]  # one each, best first; the background dropped
+    assert [round(float(p.box[0]), -1) for _, p in people] == [200, 480]
+    assert B.Detect(stub, 1, verify=True).observe(frame.shape, *zip(*[(t, p) for t, p in people]))[0][1].score \
+        == people[0][1].score  # at most max_people
+    assert B.Detect(stub, 30, verify=True).proposals == B.MAX_PROPOSALS
+    assert B.Track(B.Detect(stub, 30, verify=True, proposals=B.default_proposals(30, stream=True)),
+                   Tracker(0.2)).detect.proposals == B.STREAM_PROPOSALS
+
+
+def test_refinement_moves_the_box_onto_the_joints_and_runs_the_model_there(tiny_model):
+    model = BlobModel(tiny_model)
+    est = Estimator(model)
+    frame = blob(0.8, [(200, 240)])
+    targets = [B.Target(detection(240, 260, 160, 0.9).box, "detected", 0.9),  # off by (40, 20)
+               B.Target(np.array([240.0, 260.0, 160.0]), "given"), B.Target(B.full_image_box(frame.shape), "full_image")]
+    first = est.estimate([frame] * 3, [t.box for t in targets])
+    model.crops = 0
+    refined, poses = refine(est, [frame] * 3, targets, first)
+    assert model.crops == 1  # one more crop, for the detected box only
+    expected = square_box(first[0].joints_2d_px, est.margin)
+    np.testing.assert_allclose(refined[0].box, expected)
+    np.testing.assert_allclose(poses[0].box, expected)  # the pose is the one estimated in the refined box
+    np.testing.assert_allclose(refined[0].extent, B.joints_extent(first[0].joints_2d_px))
+    assert np.abs(expected[:2] - [200, 240]).max() < np.abs(targets[0].box[:2] - [200, 240]).max() / 2
+    assert refined[0].detector_score == 0.9 and refined[0].source == "detected"
+    for k in (1, 2):  # --bbox and --full-image targets stay as they are
+        assert refined[k] is targets[k] and poses[k] is first[k]
+
+
+def test_a_stream_tracks_only_verified_people(tiny_model, tmp_path):
+    det = PersonDetector(blob_detector(tmp_path / "det.onnx", threshold=0.5), margin=0.2, device="cpu")
+    est = Estimator(BlobModel(tiny_model))
+    track = B.find_people(det, True, 5, stream=True, margin=est.margin)
+    for t in range(4):  # a dim person (found by the pose score only) and a background smudge scoring 0.25
+        frame = np.maximum(blob(0.5, [(150 + 5 * t, 240)]), blob(0.25, [(500, 200)]))
+        people = find(est, track, frame)
+        assert [p.track_id for p, _ in people] == [0] and abs(people[0][1].box[0] - 150 - 5 * t) < 3
+
+
+def test_bbox_and_full_image_are_not_refined_in_the_cli(tiny_onnx, tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), blob(0.9, [(100, 100)], W=320, H=240))
+    r = CliRunner().invoke(run_main, [str(tmp_path / "a.png"), "-o", str(tmp_path / "o1"), "--model", str(tiny_onnx),
+                                      "--bbox", "40,30,100,150", "--quiet"])
+    assert r.exit_code == 0, r.output
+    (person,) = json.loads((tmp_path / "o1" / "a_png.json").read_text())["people"]
+    margin = PoseModel(tiny_onnx, device="cpu").info.crop.margin
+    assert person["box_source"] == "given" and person["box"] == pytest.approx(list(B.parse_bbox("40,30,100,150", margin)))
+    r = CliRunner().invoke(run_main, [str(tmp_path / "a.png"), "-o", str(tmp_path / "o2"), "--model", str(tiny_onnx),
+                                      "--full-image", "--quiet"])
+    (person,) = json.loads((tmp_path / "o2" / "a_png.json").read_text())["people"]
+    assert person["box_source"] == "full_image" and person["box"] == [159.5, 119.5, 320.0]

@@ -10,7 +10,10 @@ tracks there; the others report every target):
 - ``Detect``: every person the detector finds (``pose3d_runtime.detector``), frame by frame
   (folders);
 - ``Track``: detections associated across frames with identities (``pose3d_runtime.track``;
-  streams).
+  streams). With a scoring pose model a followed person costs one crop a frame and only proposals
+  away from the followed people are verified, ``NEW_PER_FRAME`` at most; a new person is reported
+  once verified in ``CONFIRM_FRAMES`` consecutive frames (``pose3d_runtime.track``, "verified
+  tracking").
 
 With a pose model that scores its poses (``has_person``: a person head or joint confidences), the
 detector only proposes: ``Detect`` asks it for up to ``proposals`` boxes down to ``PROPOSAL_SCORE``,
@@ -62,7 +65,26 @@ STREAM_PROPOSALS = 10
 # Pose2Sim scene and tracks sat on a wall, the sun and a tree trunk in the Sports2D video (scores
 # 0.36-0.44); at 0.45: found in 100, 3.1 people per Pose2Sim frame; at 0.5: 88 and 2.1.
 MIN_POSE_SCORE = 0.45
+# Streams (``Track`` with a scoring model): a followed person costs one crop a frame, cut where its track
+# predicts it; of the detector's proposals only those overlapping no followed crop (square-box IoU below
+# ``pose3d_runtime.track.COVERED_IOU``) are verified, at most NEW_PER_FRAME a frame, best detector score
+# first (each costs two crops). The others only support the tracks they overlap.
+NEW_PER_FRAME = 3
+# A new track is reported once verified in this many consecutive frames (tracked, unreported before):
+# background blips of the Sports2D demo last 1-4 frames.
+CONFIRM_FRAMES = 2
+# A proposal whose refined pose scores below this is background, not a near miss: it is not verified
+# again at the same place for a few frames (``pose3d_runtime.track.FAILED_FRAMES``).
+FAILED_SCORE = 0.35
 DUPLICATE_IOU = 0.5  # two refined boxes overlapping more than this are one person: the better pose stays
+# Verified tracking: a followed track's box is not refined every frame, so a track on part of a person
+# (the upper body) can sit inside another on the whole one; two tracks or a track and a new person whose
+# boxes overlap by more than this fraction of the smaller one are one person too (Sports2D demo: the
+# walker tracked twice, boxes of side 169 and 282), where the smaller's side is at least DUPLICATE_SIDES of
+# the larger's (a large box on background around a real person, the jumper's 145 in 350-490, must not
+# swallow it).
+DUPLICATE_COVER = 0.8
+DUPLICATE_SIDES = 0.5
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,9 @@ class Target:
     detector_score: float | None = None
     extent: np.ndarray | None = None  # (4,) x0, y0, x1, y1: the joints' extent, when a detector gave it
     track_id: int | None = None
+    # A followed track's crop (verified tracking): refined only where its pose scores below this or
+    # moved off the crop (``pose3d_runtime.pipeline.refine``); None: refined always.
+    refine_below: float | None = None
 
 
 class BoxSource(Protocol):
@@ -169,12 +194,24 @@ class Track:
     def __init__(self, detect: Detect, tracker: "Tracker") -> None:
         self.detect, self.tracker = detect, tracker
         self.name = f"tracking, {detect.name}"
+        self.asked: list[Target] = []  # this frame's targets as ``boxes`` gave them
 
     def boxes(self, frame: np.ndarray) -> list[Target]:
-        return self.tracker.targets(self.detect.boxes(frame))
+        self.asked = self.tracker.targets(self.detect.boxes(frame))
+        return self.asked
 
     def observe(self, frame_shape, targets, poses):
-        if self.detect.verify:
+        if self.detect.verify and self.tracker.new_per_frame is not None:
+            pairs = list(zip(targets, poses))
+            detected = verify([tp for tp in pairs if tp[0].source != "tracked"], self.detect.min_score,
+                              self.detect.max_people)
+            if len(self.asked) == len(pairs):  # the proposals as asked (refine moved the boxes) that failed
+                ok = {id(t) for t, _ in detected}
+                self.tracker.failed_proposals([a.box for a, (t, p) in zip(self.asked, pairs)
+                                               if t.source == "detected" and id(t) not in ok and p.score < FAILED_SCORE])
+            kept = [tp for tp in pairs if tp[0].source == "tracked"] + detected
+            targets, poses = [t for t, _ in kept], [p for _, p in kept]
+        elif self.detect.verify:
             targets, poses = verify_for_tracker(targets, poses, self.detect.min_score, self.detect.max_people)
         return self.tracker.update(targets, poses, self.detect.max_people)
 
@@ -201,7 +238,12 @@ def find_people(detector: "PersonDetector", scores_poses: bool, max_people: int,
 
     detect = Detect(detector, max_people, min_score, verify=scores_poses,
                     proposals=default_proposals(max_people, stream) if scores_poses else None)
-    return Track(detect, Tracker(margin)) if stream else detect
+    if not stream:
+        return detect
+    if not scores_poses:
+        return Track(detect, Tracker(margin))
+    return Track(detect, Tracker(margin, min_pose_score=detect.min_score, new_per_frame=NEW_PER_FRAME,
+                                 confirm_frames=CONFIRM_FRAMES))
 
 
 def with_track_id(target: Target, track_id: int) -> Target:
@@ -216,6 +258,18 @@ def extent_iou(a: np.ndarray, b: np.ndarray) -> float:
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two square (cx, cy, side) boxes."""
     return extent_iou(box_extent(a), box_extent(b))
+
+
+def same_person(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two square (cx, cy, side) boxes are one person: IoU > ``DUPLICATE_IOU``, or more than
+    ``DUPLICATE_COVER`` of the smaller inside the other, of at most twice its side (``DUPLICATE_SIDES``)."""
+    ea, eb = box_extent(a), box_extent(b)
+    w = min(ea[2], eb[2]) - max(ea[0], eb[0])
+    h = min(ea[3], eb[3]) - max(ea[1], eb[1])
+    smaller = min(float(a[2]), float(b[2])) ** 2
+    inter = max(w, 0.0) * max(h, 0.0)
+    comparable = min(float(a[2]), float(b[2])) >= DUPLICATE_SIDES * max(float(a[2]), float(b[2]))
+    return extent_iou(ea, eb) > DUPLICATE_IOU or (comparable and smaller > 0 and inter > DUPLICATE_COVER * smaller)
 
 
 def box_extent(box: np.ndarray) -> np.ndarray:

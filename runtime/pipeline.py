@@ -37,7 +37,7 @@ import numpy as np
 
 from pose3d.camera import Camera
 from pose3d.crop import apply_affine, box_crop_affine, invert_affine, square_box
-from pose3d_runtime.boxes import Target, joints_extent
+from pose3d_runtime.boxes import Target, box_iou, joints_extent
 from pose3d_runtime.draw import Drawn
 from pose3d_runtime.geometry import fit_translation, pinhole, project_points
 from pose3d_runtime.model import PoseModel
@@ -155,6 +155,10 @@ class Estimator:
 
 
 REFINED = ("detected", "tracked")  # the box sources whose boxes refine moves; a given box or the whole image stays
+# A followed track's crop (``Target.refine_below`` set) is cut around where its joints are predicted, so
+# its pose usually needs no second pass: it is refined only where it scores below ``refine_below`` or
+# its joints' square box overlaps the crop less than this.
+SETTLED_IOU = 0.7
 
 
 def refine(estimator: "Estimator", frames: Sequence[np.ndarray], targets: Sequence[Target], poses: Sequence[Pose],
@@ -162,19 +166,27 @@ def refine(estimator: "Estimator", frames: Sequence[np.ndarray], targets: Sequen
     """Each detected or tracked person's box replaced by the square box around its predicted 2D joints
     (``pose3d.crop.square_box`` with the model's margin; ``extent`` becomes the joints' extent) and the
     pose estimated again there, all in one batch; ``frames[i]`` (``cameras[i]``) is ``targets[i]``'s.
-    Targets of other sources (``--bbox``, ``--full-image``) and poses with non-finite joints are kept
-    as they are."""
+    Targets of other sources (``--bbox``, ``--full-image``), poses with non-finite joints, and a followed
+    track's settled pose (``SETTLED_IOU``) are kept as they are."""
     targets, poses = list(targets), list(poses)
     todo = [i for i, (t, p) in enumerate(zip(targets, poses))
             if t.source in REFINED and np.isfinite(p.joints_2d_px).all()]
+    fitted = {i: square_box(poses[i].joints_2d_px, estimator.margin) for i in todo}
+    todo = [i for i in todo if not _settled(targets[i], poses[i], fitted[i])]
     if not todo:
         return targets, poses
-    boxes = [square_box(poses[i].joints_2d_px, estimator.margin) for i in todo]
+    boxes = [fitted[i] for i in todo]
     again = estimator.estimate([frames[i] for i in todo], boxes, None if cameras is None else [cameras[i] for i in todo])
     for i, pose in zip(todo, again):
         targets[i] = replace(targets[i], box=pose.box, extent=joints_extent(poses[i].joints_2d_px))
         poses[i] = pose
     return targets, poses
+
+
+def _settled(target: Target, pose: Pose, fitted: np.ndarray) -> bool:
+    """Whether a followed track's pose needs no refinement (``SETTLED_IOU``)."""
+    return (target.refine_below is not None and pose.score >= target.refine_below
+            and box_iou(target.box, fitted) >= SETTLED_IOU)
 
 
 def drawn_people(people: Sequence[tuple[Target, Pose]]) -> list[Drawn]:

@@ -3,7 +3,8 @@
 Each frame: the box source gives the boxes (``pose3d_runtime.boxes``: with a detector, ``Track``
 detects every frame and keeps identities, ``pose3d_runtime.track``; else the given box or the whole
 frame), the pose model runs on all of them in one batch and again on the detected and tracked boxes
-refined onto their poses (``pipeline.refine``), the box source says who to report (with a scoring
+refined onto their poses (``pipeline.refine``; a followed person's only where its pose needs it: with a
+scoring model a followed person costs one crop a frame, ``pose3d_runtime.track``), the box source says who to report (with a scoring
 pose model: the people whose pose scores at least ``--min-score``, one per person), each
 person's joints are optionally smoothed (One Euro, per track), a JSON Lines record is written (every
 person with a ``track_id``; schema in ``pose3d_runtime.outputs``), and the annotated frame is shown

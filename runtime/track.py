@@ -18,6 +18,21 @@ comes back under the same id; after that they are forgotten.
 
 Velocity (of the extent's centre, pixels per frame) is what keeps two crossing people apart: when
 their boxes overlap, each track's prediction lies on its own side.
+
+**Verified tracking** (``new_per_frame`` set: streams with a pose model that scores its poses,
+``pose3d_runtime.boxes.find_people``) keeps followed people cheap. Each frame, every track seen in the
+last frame gets one crop where it should be now (``"tracked"``; ``pipeline.refine`` re-runs it only
+where its pose scores below ``min_pose_score`` or moved off the crop), and of the detector's proposals
+only those overlapping none of those crops (square-box IoU below ``COVERED_IOU``) are verified, at most
+``new_per_frame``: first where a confirmed track was just lost, then the places verified longest ago,
+best detector score first; a place whose proposal failed clearly (``boxes.FAILED_SCORE``) is not
+verified again for ``FAILED_FRAMES`` frames. A proposal overlapping a followed crop supports it: a track
+without such support for more than ``coast_frames`` frames, or whose crop's pose scores below
+``min_pose_score``, is lost (kept ``keep_frames`` frames, unreported, for a proposal to take it back by
+cost). A verified person duplicating a followed track (``boxes.same_person``) is that track; of two
+tracks on one person, the confirmed one, then the better pose, stays. A new track is **confirmed**, and
+reported, once verified in ``confirm_frames`` consecutive frames; before that it is followed but not
+reported, and forgotten as soon as it fails once, so a one-frame blip on background is never reported.
 """
 
 from __future__ import annotations
@@ -28,12 +43,17 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from pose3d.crop import square_box
-from pose3d_runtime.boxes import Target, extent_iou, joints_extent, with_track_id
+from pose3d_runtime.boxes import Target, box_iou, extent_iou, joints_extent, same_person, with_track_id
 
 if TYPE_CHECKING:
     from pose3d_runtime.pipeline import Pose
 
 COVERED_IOU = 0.3  # a detection overlapping a track's prediction this much is likely that track's
+# Verified tracking: a proposal that failed verification is not verified again for this many frames where
+# a new proposal overlaps it with IoU >= FAILED_IOU (background proposals recur at the same places, and
+# each costs two crops); the budget goes to the next proposals instead.
+FAILED_FRAMES = 5
+FAILED_IOU = 0.5
 
 
 @dataclass
@@ -45,6 +65,7 @@ class TrackState:
     velocity: np.ndarray  # (2,) pixels per frame, of the extent's centre
     supported_frame: int  # the last frame a detection supported it
     reported: bool = True  # reported in the last frame it was seen; coasting only then
+    hits: int = 1  # verified in this many consecutive frames (``Tracker.confirm_frames``)
 
     def shift(self, frame: int) -> np.ndarray:
         """(2,) how far it should have moved since it was last seen."""
@@ -66,10 +87,13 @@ class Tracker:
     crop margin (the coasting crops are cut as the training crops were)."""
 
     def __init__(self, margin: float, coast_frames: int = 3, keep_frames: int = 15, min_pose_score: float = 0.3,
-                 max_cost: float = 1.2) -> None:
+                 max_cost: float = 1.2, new_per_frame: int | None = None, confirm_frames: int = 1) -> None:
         self.margin, self.coast_frames, self.keep_frames = margin, coast_frames, keep_frames
         self.min_pose_score, self.max_cost = min_pose_score, max_cost
+        self.new_per_frame, self.confirm_frames = new_per_frame, confirm_frames
         self.tracks: list[TrackState] = []
+        self.failed: list[tuple[np.ndarray, int]] = []  # (square box, frame) of proposals that failed verification
+        self.asked: list[tuple[np.ndarray, int]] = []  # (square box, frame) of the proposals verified lately
         self.frame = -1
         self.next_id = 0
 
@@ -78,6 +102,8 @@ class Tracker:
         likely to take: detections go to the tracks whose predictions they overlap most (IoU at least
         ``COVERED_IOU``, greedily), so where two people merge into one detection, the other coasts."""
         self.frame += 1
+        if self.new_per_frame is not None:
+            return self._verified_targets(detected)
         out = list(detected)
         live = [tr for tr in self.tracks if tr.reported and self.frame - tr.supported_frame <= self.coast_frames]
         predicted = [tr.predicted_extent(self.frame) for tr in live]
@@ -97,6 +123,115 @@ class Tracker:
                 out.append(Target(box, "tracked", None, predicted[k], tr.id))
         return out
 
+    def _verified_targets(self, proposals: Sequence[Target]) -> list[Target]:
+        """Verified tracking (``new_per_frame``): one crop per followed track, where it should be now,
+        and the ``new_per_frame`` best proposals that overlap none of those crops (square-box IoU below
+        ``COVERED_IOU``). A proposal overlapping a track supports it (``coast_frames``)."""
+        # Tracks seen last frame, and confirmed ones missed for at most coast_frames (a person flickering
+        # around the score threshold, the Sports2D jumper): their crops are cut where they should be.
+        followed = [tr for tr in self.tracks if tr.last_frame == self.frame - 1
+                    or (tr.hits >= self.confirm_frames and self.frame - tr.last_frame <= self.coast_frames)]
+        fresh = [k for k, tr in enumerate(followed) if tr.last_frame == self.frame - 1]
+        out: list[Target] = []
+        for tr in followed:
+            extent = tr.predicted_extent(self.frame)
+            out.append(Target(square_box(extent.reshape(2, 2), self.margin), "tracked", None, extent, tr.id,
+                              refine_below=self.min_pose_score))
+        crops = [t.box for t in out]
+        self.failed = [(b, f) for b, f in self.failed if self.frame - f <= FAILED_FRAMES]
+        # Where a confirmed track was lost, its proposal goes first and is verified even where one failed.
+        lost = [square_box(tr.predicted_extent(self.frame).reshape(2, 2), self.margin) for tr in self.tracks
+                if tr.last_frame < self.frame - 1 and tr.hits >= self.confirm_frames]
+        # Then the places verified longest ago (never first), best detector score first: the budget goes
+        # round the proposals rather than to the same few best-scored places every frame.
+        self.asked = [(b, f) for b, f in self.asked if self.frame - f <= FAILED_FRAMES]
+
+        def last_asked(t: Target) -> int:
+            return max((f for b, f in self.asked if box_iou(t.box, b) >= FAILED_IOU), default=-1)
+
+        new: list[Target] = []
+        for p in sorted(proposals, key=lambda t: (not any(box_iou(t.box, b) >= COVERED_IOU for b in lost),
+                                                  last_asked(t), -(t.detector_score or 0.0))):
+            overlaps = [k for k, b in enumerate(crops) if box_iou(p.box, b) >= COVERED_IOU]
+            for k in overlaps:
+                followed[k].supported_frame = self.frame
+            overlaps = [k for k in overlaps if k in fresh]  # a missed track's proposal is verified too
+            relost = any(box_iou(p.box, b) >= COVERED_IOU for b in lost)
+            if (not overlaps and len(new) < self.new_per_frame
+                    and (relost or not any(box_iou(p.box, b) >= FAILED_IOU for b, _ in self.failed))):
+                new.append(p)
+        self.asked += [(t.box, self.frame) for t in new]
+        return out + new
+
+    def failed_proposals(self, boxes: Sequence[np.ndarray]) -> None:
+        """This frame's proposals (their square boxes as ``targets`` gave them) that failed verification."""
+        self.failed += [(np.asarray(b, np.float64), self.frame) for b in boxes]
+
+    def _verified_update(self, targets: Sequence[Target], poses: Sequence["Pose"]) -> list[tuple[Target, "Pose"]]:
+        """Verified tracking: a followed track goes on where its crop's pose scores at least
+        ``min_pose_score`` and a proposal supported it within ``coast_frames`` frames, else it is lost
+        (an unconfirmed one forgotten at once); a new person (``targets``' "detected", verified before)
+        duplicating none of them takes a lost track by cost or starts a new one. A track is reported
+        once verified in ``confirm_frames`` consecutive frames."""
+        by_id = {tr.id: tr for tr in self.tracks}
+        followed: list[tuple[Target, "Pose", TrackState]] = []
+        for t, p in zip(targets, poses):
+            tr = by_id.get(t.track_id) if t.source == "tracked" else None
+            if tr is None:
+                continue
+            if (p.score >= self.min_pose_score and np.isfinite(p.joints_2d_px).all()
+                    and self.frame - tr.supported_frame <= self.coast_frames):
+                tr.see(self.frame, joints_extent(p.joints_2d_px), p.joints_2d_px)
+                tr.hits += 1
+                followed.append((t, p, tr))
+        kept: list[tuple[Target, "Pose", TrackState]] = []
+        # Two tracks on one person: a confirmed one before an unconfirmed one, then the better pose stays.
+        for t, p, tr in sorted(followed, key=lambda f: (f[2].hits < self.confirm_frames, -f[1].score)):
+            if any(same_person(p.box, q.box) for _, q, _ in kept):
+                tr.last_frame, tr.hits = -1, 0  # forgotten below
+            else:
+                kept.append((t, p, tr))
+        followed = kept
+        seen = [p.box for _, p, _ in followed]
+        detected = [i for i, t in enumerate(targets) if t.source == "detected" and np.isfinite(poses[i].joints_2d_px).all()
+                    and not any(same_person(poses[i].box, b) for b in seen)]
+        lost = [k for k, tr in enumerate(self.tracks) if tr.last_frame != self.frame and tr.hits >= self.confirm_frames]
+        taken = self._take(lost, targets, poses, detected)
+        followed += [(targets[i], poses[i], taken[i]) for i in detected]
+        for tr in self.tracks:
+            tr.reported = tr.last_frame == self.frame and tr.hits >= self.confirm_frames
+        self.tracks = [tr for tr in self.tracks if (tr.last_frame == self.frame or tr.hits >= self.confirm_frames)
+                       and self.frame - tr.last_frame <= self.keep_frames and tr.hits > 0]
+        return [(with_track_id(t, tr.id), p) for t, p, tr in followed if tr.reported]
+
+    def _take(self, candidates: list[int], targets: Sequence[Target], poses: Sequence["Pose"], detected: list[int]
+              ) -> dict[int, TrackState]:
+        """Each of the ``detected`` targets' track: of the ``candidates`` (indices into ``tracks``) greedily
+        by cost, lowest first, none above ``max_cost``, else a new one; the track sees it, supported."""
+        extents = {i: targets[i].extent if targets[i].extent is not None else joints_extent(poses[i].joints_2d_px)
+                   for i in detected}
+        pairs = sorted((self.cost(self.tracks[k], extents[i], poses[i].joints_2d_px), k, i)
+                       for k in candidates for i in detected)
+        taken_tracks: set[int] = set()
+        taken: dict[int, TrackState] = {}
+        for c, k, i in pairs:
+            if c > self.max_cost:
+                break
+            if k not in taken_tracks and i not in taken:
+                taken_tracks.add(k)
+                taken[i] = self.tracks[k]
+        for i in detected:
+            tr = taken.get(i)
+            if tr is None:
+                tr = taken[i] = TrackState(self.next_id, extents[i], poses[i].joints_2d_px, self.frame, np.zeros(2),
+                                           self.frame)
+                self.next_id += 1
+                self.tracks.append(tr)
+            else:
+                tr.see(self.frame, extents[i], poses[i].joints_2d_px)
+            tr.supported_frame = self.frame
+        return taken
+
     def cost(self, tr: TrackState, extent: np.ndarray, joints: np.ndarray) -> float:
         """The association cost of a track and a detection (see the module docstring)."""
         iou = extent_iou(tr.predicted_extent(self.frame), extent)
@@ -109,31 +244,17 @@ class Tracker:
                ) -> list[tuple[Target, "Pose"]]:
         """This frame's people, each with its track id, by id; ``targets`` as ``targets`` gave them,
         with the pose of each."""
+        if self.new_per_frame is not None:
+            people = self._verified_update(targets, poses)
+            if max_people is not None and len(people) > max_people:
+                people = sorted(people, key=lambda p: -p[1].score)[:max_people]
+            return sorted(people, key=lambda p: p[0].track_id)
         detected = [i for i, t in enumerate(targets) if t.source == "detected" and np.isfinite(poses[i].joints_2d_px).all()]
-        extents = {i: targets[i].extent if targets[i].extent is not None else joints_extent(poses[i].joints_2d_px)
-                   for i in detected}
-        pairs = sorted((self.cost(tr, extents[i], poses[i].joints_2d_px), k, i)
-                       for k, tr in enumerate(self.tracks) for i in detected)
-        taken_tracks: set[int] = set()
-        taken: dict[int, TrackState] = {}
-        for c, k, i in pairs:
-            if c > self.max_cost:
-                break
-            if k in taken_tracks or i in taken:
-                continue
-            taken_tracks.add(k)
-            taken[i] = self.tracks[k]
+        taken = self._take(list(range(len(self.tracks))), targets, poses, detected)
         people: list[tuple[Target, "Pose"]] = []
         for i in detected:
-            tr = taken.get(i)
-            if tr is None:
-                tr = TrackState(self.next_id, extents[i], poses[i].joints_2d_px, self.frame, np.zeros(2), self.frame)
-                self.next_id += 1
-                self.tracks.append(tr)
-            else:
-                tr.see(self.frame, extents[i], poses[i].joints_2d_px)
-            tr.supported_frame, tr.reported = self.frame, True
-            people.append((with_track_id(targets[i], tr.id), poses[i]))
+            taken[i].reported = True
+            people.append((with_track_id(targets[i], taken[i].id), poses[i]))
         by_id = {tr.id: tr for tr in self.tracks}
         for target, pose in zip(targets, poses):
             tr = by_id.get(target.track_id) if target.source == "tracked" else None

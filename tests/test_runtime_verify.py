@@ -146,10 +146,35 @@ def test_a_stream_tracks_only_verified_people(tiny_model, tmp_path):
     det = PersonDetector(blob_detector(tmp_path / "det.onnx", threshold=0.5), margin=0.2, device="cpu")
     est = Estimator(BlobModel(tiny_model))
     track = B.find_people(det, True, 5, stream=True, margin=est.margin)
-    for t in range(4):  # a dim person (found by the pose score only) and a background smudge scoring 0.25
+    for t in range(6):  # a dim person (found by the pose score only) and a background smudge scoring 0.25
         frame = np.maximum(blob(0.5, [(150 + 5 * t, 240)]), blob(0.25, [(500, 200)]))
         people = find(est, track, frame)
-        assert [p.track_id for p, _ in people] == [0] and abs(people[0][1].box[0] - 150 - 5 * t) < 3
+        if t < B.CONFIRM_FRAMES - 1:  # tracked, not reported yet
+            assert people == []
+            continue
+        # On the person: its joints (the box is the crop the track's pose came from, a frame behind)
+        assert [p.track_id for p, _ in people] == [0] and abs(people[0][1].joints_2d_px[2:, 0].mean() - 150 - 5 * t) < 3
+
+
+def test_a_tracked_person_costs_one_crop_a_frame(tiny_model):
+    model = BlobModel(tiny_model)
+    est = Estimator(model)
+    stub = Stub([])
+    track = B.find_people(stub, True, 5, stream=True, margin=est.margin)
+    crops = []
+    for t in range(8):
+        x = 150 + 4 * t
+        # The detector proposes the person (its square box as the pose's) and, from frame 4, a second one.
+        stub.detections = [detection(x, 240, 98, 0.6)] + ([detection(450, 240, 98, 0.3)] if t >= 4 else [])
+        frame = blob(0.8, [(x, 240)] + ([(450, 240)] if t >= 4 else []))
+        model.crops = 0
+        people = find(est, track, frame)
+        crops.append(model.crops)
+        assert [round(float(p.box[0]), -1) for _, p in people] == \
+            [round(x, -1)] * (t >= B.CONFIRM_FRAMES - 1) + [450] * (t >= 4 + B.CONFIRM_FRAMES - 1)
+    # The proposal and its refinement, then the track's crop only (its proposal overlaps it: not verified);
+    # the second person's proposal is verified (2 crops), then tracked (1).
+    assert crops == [2, 1, 1, 1, 3, 2, 2, 2]
 
 
 def test_bbox_and_full_image_are_not_refined_in_the_cli(tiny_onnx, tmp_path):

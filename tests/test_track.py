@@ -114,3 +114,93 @@ def test_one_euro_smoothing_is_per_track():
     sm.keep({1})
     _, fresh = sm(0, np.zeros((17, 3)), j + 50.0, 1.1)
     assert np.allclose(fresh, 50.0)  # a forgotten track starts afresh
+
+
+# Verified tracking (streams with a pose model that scores its poses, ``Tracker(new_per_frame=...)``):
+# followed tracks get one crop each, only proposals away from them are verified, and a new track is
+# reported from its ``confirm_frames``-th consecutive verified frame.
+
+def verified_tracker(**kw) -> Tracker:
+    return Tracker(MARGIN, min_pose_score=0.45, new_per_frame=2, confirm_frames=3, **kw)
+
+
+def verified_step(tracker: Tracker, proposals: list[np.ndarray], people: dict, scores=None):
+    """One frame of verified tracking: ``proposals`` (joints) proposed, best first; the pose model on a
+    crop answers the person of ``people`` ({name: (joints, score)}) nearest the crop's centre within
+    100 px, else background (score 0.1). Detections are verified (score >= 0.45) before the tracker, as
+    ``boxes.Track.observe`` does. Returns (the targets, {track id: name})."""
+    targets = tracker.targets([detection(j, 0.9 - 0.1 * k) for k, j in enumerate(proposals)])
+    poses = []
+    for t in targets:
+        near = [(np.abs(j.mean(axis=0) - t.box[:2]).max(), j, s) for j, s in people.values()]
+        d, j, s = min(near, key=lambda x: x[0]) if near else (1e9, None, 0.0)
+        poses.append(pose(j, s) if d < 100 else pose(body(*t.box[:2]), 0.1))
+    kept = [(t, p) for t, p in zip(targets, poses) if t.source == "tracked" or p.score >= 0.45]
+    out = tracker.update([t for t, _ in kept], [p for _, p in kept])
+    names = {tid: name for name, (j, _) in people.items() for tid, (_, jj) in
+             {t.track_id: (t.source, p.joints_2d_px) for t, p in out}.items() if np.allclose(j, jj)}
+    return targets, names
+
+
+def test_a_followed_person_costs_one_crop_and_overlapping_proposals_are_not_verified():
+    tr = verified_tracker()
+    crops = []
+    for t in range(6):
+        a = body(200 + 5 * t, 240)
+        targets, names = verified_step(tr, [a], {"a": (a, 0.9)})
+        crops.append([x.source for x in targets])
+        assert names == ({0: "a"} if t >= 2 else {})  # reported from the 3rd frame
+    assert crops == [["detected"]] + [["tracked"]] * 5  # its proposals overlap its crop: not verified
+
+
+def test_at_most_new_per_frame_proposals_are_verified_best_first():
+    tr = verified_tracker()
+    far = [body(100 + 110 * k, 240) for k in range(4)]  # four proposals on background, apart
+    targets, names = verified_step(tr, far, {})
+    assert [x.source for x in targets] == ["detected"] * 2 and names == {}
+    np.testing.assert_allclose([x.box[0] for x in targets], [100, 210])
+    assert tr.tracks == []
+
+
+def test_a_one_frame_background_blip_is_never_reported():
+    tr = verified_tracker()
+    blip = body(400, 240)
+    reported = []
+    for t in range(8):
+        # The pose model is fooled once (frame 2), then sees background in the crop the track follows.
+        people = {"blip": (blip, 0.9)} if t == 2 else {}
+        _, names = verified_step(tr, [blip] if t == 2 else [], people)
+        reported.append(names)
+    assert reported == [{}] * 8 and tr.tracks == []
+
+
+def test_a_real_new_person_is_reported_from_its_confirm_frames_th_frame_and_keeps_its_id():
+    tr = verified_tracker()
+    seen = []
+    for t in range(10):
+        a = body(200 + 5 * t, 240)
+        b_in = t >= 3
+        b = body(500, 240, arms_up=True)
+        people = {"a": (a, 0.9)} | ({"b": (b, 0.9)} if b_in else {})
+        if t == 7:  # a scores low once (motion blur): lost, then found again by its proposal
+            people["a"] = (a, 0.2)
+        _, names = verified_step(tr, [a] + ([b] if b_in else []), people)
+        seen.append(names)
+    assert [sorted(n.values()) for n in seen[:3]] == [[], [], ["a"]]
+    assert [sorted(n.values()) for n in seen[3:7]] == [["a"], ["a"], ["a", "b"], ["a", "b"]]  # b from its 3rd frame
+    assert sorted(seen[7].values()) == ["b"] and seen[8] == seen[9] == {0: "a", 1: "b"}  # a keeps id 0
+
+
+def test_a_failed_proposal_is_not_verified_again_at_the_same_place_for_a_few_frames():
+    from pose3d_runtime.track import FAILED_FRAMES
+
+    tr = verified_tracker()
+    asked = []
+    for t in range(FAILED_FRAMES + 3):
+        targets = tr.targets([detection(body(300, 240)), detection(body(500, 240), 0.5)])
+        asked.append([round(float(x.box[0])) for x in targets])
+        tr.failed_proposals([x.box for x in targets])  # background: both fail
+        tr.update([], [])
+    # Both asked (budget 2), then the places that failed are skipped for FAILED_FRAMES frames.
+    assert asked[0] == [300, 500] and asked[1:FAILED_FRAMES + 1] == [[]] * FAILED_FRAMES
+    assert asked[FAILED_FRAMES + 1] == [300, 500]

@@ -140,7 +140,7 @@ def main() -> None:
                                                               args.mediapipe_python, 30 if q else 100)}
 
     print("accuracy ...", file=sys.stderr)
-    result["accuracy"] = accuracy({"shipped (int8)": shipped_path}, 256 if q else 2000)
+    result["accuracy"] = accuracy({"shipped": shipped_path}, 256 if q else 2000)
     print("real photos ...", file=sys.stderr)
     result["real_accuracy"] = real_accuracy(shipped_path, SHARED_REALVAL, None if q else SHARED_MEDIA / "sports2d" / "demo.mp4",
                                             args.detector)
@@ -203,7 +203,7 @@ def report(r: dict[str, Any]) -> str:
             out.append(f"| {x['predictor']} | {found} | {pck} | {p3} |")
         out += [""] + [f"- {n}" for n in real.get("notes", [])] if real.get("notes") else []
     sc = r["score"]
-    kind = "the person head's probability" if r["has_person_head"] else "agreement of the 2D and 3D heads"
+    kind = "the model's own score: person head or mean joint confidence" if r["has_person_head"] else "agreement of the 2D and 3D heads"
     out += ["", f"**Pose score** ({kind}) on {sc['pairs']} synthetic test frames: median "
             f"{sc['person_median']:.2f} on the person's crop, {sc['background_median']:.2f} on a background crop of the same "
             f"size; AUC {sc['auc']:.2f} (chance a person crop scores higher)."]

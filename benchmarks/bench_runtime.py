@@ -108,7 +108,7 @@ def inference(shipped: PoseModel, repeats: int, batches=(1, 64)) -> list[dict[st
             with torch.inference_mode():
                 rows.append({"engine": "PyTorch eager fp32", "batch": batch,
                              "images_per_s": _images_per_s(lambda: net(xt), batch, repeats)})
-            for name, path in (("onnxruntime CPU fp32", fp32), ("onnxruntime CPU int8 (shipped format)", int8)):
+            for name, path in (("onnxruntime CPU fp32", fp32), ("onnxruntime CPU int8 (dynamic)", int8)):
                 m = PoseModel(path, device="cpu")
                 rows.append({"engine": name, "batch": batch, "images_per_s": _images_per_s(lambda: m(x), batch, repeats)})
             try:
@@ -388,12 +388,16 @@ def accuracy(paths: dict[str, Path], samples: int) -> list[dict[str, Any]]:
     from pose3d.baselines import synthetic_mean_pose
     from pose3d.evaluate import baseline_evaluations, score_poses
 
-    ds = SyntheticPoses(SynthConfig(split="test", seed=0, length=samples))
+    models = {name: PoseModel(path, device="cpu") for name, path in paths.items()}
+    first = next(iter(models.values())).info
+    # The crops and people the (first) model was trained on: its input contract, its training bodies.
+    bodies = str(first.training_config.get("bodies", "capsules"))
+    ds = SyntheticPoses(SynthConfig(split="test", seed=0, length=samples, crop=first.crop, bodies=bodies))
     data = ds.render_all()
     names = ds.bank.activity_names
-    scored = {name: score_poses(run_on_crops(PoseModel(path, device="cpu"), data["image"])[0], data, names)
-              for name, path in paths.items()}
-    scored |= baseline_evaluations(synthetic_mean_pose(), data, names)
+    scored = {name: score_poses(run_on_crops(m, data["image"])[0], data, names) for name, m in models.items()
+              if m.info.contract == first.contract}
+    scored |= baseline_evaluations(synthetic_mean_pose(bodies=bodies), data, names)
     return [{"model": name, "samples": samples, "mpjpe_mm": float(e.values["MPJPE"].mean()),
              "p_mpjpe_mm": float(e.values["P-MPJPE"].mean())} for name, e in scored.items()]
 

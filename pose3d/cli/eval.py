@@ -54,7 +54,7 @@ def _videos(items: tuple[str, ...]) -> dict[str, Path]:
               help="How many samples (synthetic default 2000; Human3.6M default: every prepared test frame).")
 @click.option("--seed", type=int, default=None, help="Seed of the rendered set (default: the checkpoint's).")
 @click.option("--bodies", type=click.Choice(["capsules", "anny"]), default=None,
-              help="Synthetic people of the split (default: what the checkpoint trained on; capsules for an export).")
+              help="Synthetic people of the split (default: what the model was trained on).")
 @click.option("--flip", is_flag=True, help="Average with the prediction on the mirrored crop.")
 @click.option("--report", is_flag=True, help="Also save a picture of the best and worst predictions.")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -71,7 +71,7 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], detecto
         if data is not None or flip or report:
             raise click.UsageError("--data, --flip and --report take a training checkpoint; an exported model (or "
                                    "the shipped one) is scored on the synthetic split or with --real")
-        return _synthetic_onnx(model, split, samples, seed, bodies or "capsules", out_dir)
+        return _synthetic_onnx(model, split, samples, seed, bodies, out_dir)
     checkpoint = model
     from pose3d.cli.extras import require
 
@@ -132,7 +132,7 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], detecto
         click.echo(f"wrote {path}")
 
 
-def _synthetic_onnx(model: Path | None, split: str, samples: int | None, seed: int | None, bodies: str,
+def _synthetic_onnx(model: Path | None, split: str, samples: int | None, seed: int | None, bodies: str | None,
                     out_dir: Path | None) -> None:
     """An exported model (default: the shipped one) on the synthetic split, through the runtime's
     onnxruntime path, beside the baselines."""
@@ -149,6 +149,7 @@ def _synthetic_onnx(model: Path | None, split: str, samples: int | None, seed: i
         raise click.ClickException(str(e)) from None
     if seed is None:
         seed = int(net.info.training_config.get("seed", 0))
+    bodies = bodies or str(net.info.training_config.get("bodies", "capsules"))  # what it was trained on
     samples = 2000 if samples is None else samples
     ds = SyntheticPoses(SynthConfig(split=split, seed=seed, length=samples, crop=net.info.crop, bodies=bodies))
     batch = ds.render_all()

@@ -126,7 +126,7 @@ def main() -> None:
         print("end to end ...", file=sys.stderr)
         n = 24 if q else 96
         paths = full_size_images(n, tmp / "images")
-        boxes = folder_boxes(detector)
+        boxes = folder_boxes(estimator, detector)
         stages = folder_stages(estimator, paths, tmp / "stages", 16, boxes)
         e2e = folder_end_to_end(estimator, tmp / "images", tmp / "out", 16, boxes)
         slowest = min(stages, key=stages.get)

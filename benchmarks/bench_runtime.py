@@ -181,13 +181,16 @@ def open_detector(path: Path | None, margin: float) -> tuple[Any, str | None]:
     return PersonDetector(path, margin=margin, device="cpu"), None
 
 
-def folder_boxes(detector: Any) -> Any:
-    """The folder run's box source: every person the detector finds (up to pose3d-run's default
-    ``--max-people``), else the whole image."""
-    from pose3d_runtime.boxes import Detect, FullImage
+def folder_boxes(estimator: Estimator, detector: Any) -> Any:
+    """The folder run's box source exactly as ``pose3d-run folder/`` makes it (``find_people``: with a
+    pose model that scores its poses, proposals verified and refined by it), up to pose3d-run's default
+    ``--max-people``; else the whole image."""
+    from pose3d_runtime.boxes import FullImage, find_people
     from pose3d_runtime.cli import MAX_PEOPLE
 
-    return Detect(detector, MAX_PEOPLE) if detector is not None else FullImage()
+    if detector is None:
+        return FullImage()
+    return find_people(detector, estimator.model.has_person, MAX_PEOPLE, margin=estimator.margin)
 
 
 def folder_stages(estimator: Estimator, paths: list[Path], work: Path, batch: int, boxes: Any) -> dict[str, float]:
@@ -241,15 +244,16 @@ def folder_end_to_end(estimator: Estimator, folder: Path, out: Path, batch: int,
 def stream_sources(estimator: Estimator, detector: Any) -> list[tuple[str, Any]]:
     """The streaming loop's box sources: the whole frame (no detection), and with a detector the
     tracked people, at most 1 and all of them (a fresh tracker each)."""
-    from pose3d_runtime.boxes import Detect, FullImage, Track
+    from pose3d_runtime.boxes import FullImage, find_people
     from pose3d_runtime.cli import MAX_PEOPLE
-    from pose3d_runtime.track import Tracker
+
+    def tracked(max_people: int) -> Any:  # as ``pose3d-run --video`` makes it
+        return find_people(detector, estimator.model.has_person, max_people, stream=True, margin=estimator.margin)
 
     sources: list[tuple[str, Any]] = [("no detection (the whole frame is the crop)", FullImage())]
     if detector is not None:
-        sources += [("detect + track, 1 person", Track(Detect(detector, 1), Tracker(estimator.margin))),
-                    (f"detect + track, all people (at most {MAX_PEOPLE})",
-                     Track(Detect(detector, MAX_PEOPLE), Tracker(estimator.margin)))]
+        sources += [("detect + track, 1 person", tracked(1)),
+                    (f"detect + track, all people (at most {MAX_PEOPLE})", tracked(MAX_PEOPLE))]
     return sources
 
 

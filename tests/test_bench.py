@@ -74,7 +74,7 @@ def _folder_and_stream(estimator, detector, tmp_path, mediapipe_python=None):
     )
 
     paths = full_size_images(3, tmp_path / "images")
-    boxes = folder_boxes(detector)
+    boxes = folder_boxes(estimator, detector)
     stages = folder_stages(estimator, paths, tmp_path / "stages", 2, boxes)
     e2e = folder_end_to_end(estimator, tmp_path / "images", tmp_path / "out", 2, boxes)
     slowest = min(stages, key=stages.get)

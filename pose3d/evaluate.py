@@ -36,9 +36,10 @@ def predict(
     model.eval()
     images = torch.as_tensor(images)
     size = images.shape[-1]
+    device = next(iter(model.parameters()), torch.empty(0)).device  # the model's, CPU or GPU
     poses, joints = [], []
     for lo in range(0, len(images), batch_size):
-        x = image_codec.encode(images[lo : lo + batch_size])
+        x = image_codec.encode(images[lo : lo + batch_size]).to(device)
         out = model(x)
         pose = pose_codec.decode(out.pose.float())
         j2d = unit_to_crop(out.joints_2d.float(), size)
@@ -49,8 +50,8 @@ def predict(
             j2d_f = unit_to_crop(out_f.joints_2d.float(), size)[:, list(H36M17.mirror_permutation)]
             j2d_f[..., 0] = size - 1 - j2d_f[..., 0]
             j2d = 0.5 * (j2d + j2d_f)
-        poses.append(pose - pose[:, :1])
-        joints.append(j2d)
+        poses.append((pose - pose[:, :1]).cpu())
+        joints.append(j2d.cpu())
     return torch.cat(poses).numpy(), torch.cat(joints).numpy()
 
 

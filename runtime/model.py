@@ -85,6 +85,8 @@ class ModelInfo:
     metrics: dict[str, Any]
     version: str
     training_config: dict[str, Any]
+    # "fp32", "fp16", or the int8 scheme (pose3d_export.quantize); files exported before the key: fp32.
+    precision: str = "fp32"
 
     @property
     def input_size(self) -> int:
@@ -118,6 +120,7 @@ class ModelInfo:
             metrics=json.loads(meta.get("metrics", "{}")),
             version=meta.get("pose3d_version", "?"),
             training_config=json.loads(meta.get("training_config", "{}")),
+            precision=meta.get("precision", "fp32"),
         )
 
 
@@ -197,4 +200,5 @@ class PoseModel:
         return named["pose_mm"], named["joints_2d"], score
 
     def describe(self) -> str:
-        return f"{self.info.model_id} on {self.provider.replace('ExecutionProvider', '')}"
+        precision = "" if self.info.precision == "fp32" else f" ({self.info.precision.split(' (')[0]})"
+        return f"{self.info.model_id}{precision} on {self.provider.replace('ExecutionProvider', '')}"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Tests render in one process before others fork data workers (pose3d.train.feed): numba's GNU
+# OpenMP layer cannot fork, so the whole session uses a fork-safe one (workqueue, or tbb).
+os.environ.setdefault("NUMBA_THREADING_LAYER", "forksafe")
 
 import numpy as np
 import pytest

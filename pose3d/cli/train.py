@@ -4,6 +4,8 @@
     pose3d-train --stage ablation                  # ... and the direct-regression baseline
     pose3d-train --stage latent --config my.toml --set latent_stage.steps=5000
     pose3d-train --data prepared/h36m --out runs/h36m  # on a prepared Human3.6M set
+    pose3d-train --stage lifter --set bodies=anny --out runs/hm   # the 2D-evidence model's lifter, on labels
+    pose3d-train --stage heatmap --set bodies=anny --out runs/hm  # ... then the whole model, lifter from lifter.pt
     torchrun --nproc_per_node 2 -m pose3d.cli.train --stage direct   # data parallel
 
 Each stage writes <out_dir>/<stage>.pt and resumes from it when run again.
@@ -23,7 +25,8 @@ HELP = """Train the structured-prediction model in stages (listed in pose3d/trai
 A bare run trains prior, latent, finetune and person with the defaults below: about 2 hours on a
 2-core CPU (README, "Speed on this CPU"). For a first try, configs/quick.toml trains every stage in
 a few minutes (a working pipeline, not a useful model). Each stage writes OUT/<stage>.pt and
-resumes from it when the same command runs again. A folder whose checkpoints were trained with
+resumes from it when the same command runs again (stage heatmap also starts its lifter from
+OUT/lifter.pt, made by stage lifter, when there is one). A folder whose checkpoints were trained with
 another architecture or input contract is refused (other settings, such as steps, may change).
 
 Settings: --config FILE (TOML, tables for the dotted parts) and --set key=value, the last one winning.

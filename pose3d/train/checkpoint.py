@@ -16,14 +16,14 @@ import torch
 from torch import nn
 
 from pose3d.models.detector import PersonDetector
-from pose3d.models.heatmap import HeatmapPoseNet
+from pose3d.models.heatmap import HeatmapPoseNet, Lifter
 from pose3d.models.person import PersonHead
 from pose3d.models.prior import PoseAutoencoder
 from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 from pose3d.train.config import TrainConfig, config_from_dict
 
 FORMAT = 1
-KINDS = ("prior", "structured", "direct", "heatmap", "person", "detector")
+KINDS = ("prior", "structured", "direct", "lifter", "heatmap", "person", "detector")
 
 # The settings each kind's model is built from (``build_model``), as dotted names or whole tables:
 # a checkpoint can be resumed, or built on, only under the same values. Settings that only training
@@ -36,6 +36,7 @@ ARCHITECTURE: dict[str, tuple[str, ...]] = {
     "prior": _PRIOR,
     "structured": (*_PRIOR, *_CNN, "input"),
     "direct": ("prior.input_dim", *_CNN, "input"),
+    "lifter": ("prior.input_dim", "heatmap.num_joints", "heatmap.lifter_hidden", "heatmap.lifter_blocks"),
     "heatmap": ("prior.input_dim", *_HEATMAP, "input"),
     "person": (*_CNN, "cnn.hidden_person", "input"),
     "detector": ("detector.input_size", "detector.widths", "detector.blocks", "detector.neck_width"),
@@ -91,6 +92,8 @@ def build_model(kind: str, config: TrainConfig) -> nn.Module:
         return StructuredPoseNet(PoseAutoencoder(config.prior), config.cnn, config.input.input_size)
     if kind == "direct":
         return DirectPoseNet(config.prior.input_dim, config.cnn, config.input.input_size)
+    if kind == "lifter":
+        return Lifter(config.prior.input_dim, config.heatmap)
     if kind == "heatmap":
         return HeatmapPoseNet(config.prior.input_dim, config.heatmap)
     if kind == "person":

@@ -36,15 +36,33 @@ class StageConfig:
 
 
 @dataclass(frozen=True)
+class LifterNoise:
+    """Simulated 2D-detector errors on the true joints (-1..1 crop units) the lifter stage trains on
+    (``pose3d.train.lifter.detection_noise``), so that the lifter learns to read what the heatmap
+    net will give it: each sample's joints jitter by a Gaussian of its own sigma, drawn from
+    0..max_sigma; a fraction of joints are outliers, moved by outlier_sigma; each joint's confidence
+    falls with its sample's sigma, jittered, and outliers' is scaled down."""
+
+    max_sigma: float = 0.06  # per-sample sigma ~ U(0, max_sigma), crop units (0.06: 3.8 px of 128)
+    outlier_fraction: float = 0.05  # chance that a joint is an outlier
+    outlier_sigma: float = 0.3  # an outlier's offset from the true joint, crop units
+    confidence_base: float = 0.75  # confidence of a noiseless joint (before the jitter)
+    confidence_slope: float = 4.0  # confidence lost per unit of sigma
+    confidence_jitter: float = 0.1  # + U(-jitter, jitter) per joint
+    outlier_confidence: float = 0.4  # an outlier's confidence is multiplied by this
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     out_dir: str = "runs/default"
     seed: int = 0
     data: str = "synthetic"  # the embedded synthetic default (other data: the Human3.6M issue)
     val_samples: int = 500
     loss_2d_weight: float = 0.1  # weight of the 2D-joint head's loss in the image stages
-    bf16: bool | None = None  # None: bf16 autocast only on CPUs with bf16 matrix units (measured)
+    bf16: bool | None = None  # None: bf16 autocast on a GPU, and on CPUs only with bf16 matrix units (measured)
     channels_last: bool = True  # 1.6x faster training of the CNN on this machine's CPU (measured)
-    workers: int = 0  # DataLoader workers rendering the synthetic crops (0: in the training process)
+    device: str | None = None  # "cpu" or "cuda"; none: the CUDA GPU when torch sees one (pose3d.train.device)
+    workers: int = 0  # processes rendering the next steps' crops ahead (pose3d.train.feed); 0: the training process, when needed
     bodies: str = "capsules"  # synthetic people: "capsules" (mannequins) or "anny" (skinned, clothed, 1-4 per scene)
     backgrounds: str | None = None  # a folder of background photos (pose3d-synth gather-photos OUT/backgrounds)
     textures: str | None = None  # anny: texture photos for rooms (gather-photos OUT/textures)
@@ -60,6 +78,11 @@ class TrainConfig:
     direct_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=4500, batch_size=64, lr=5e-4))
     # The 2D-evidence model (pose3d.models.heatmap) trained end to end: heatmaps -> 2D joints -> lifter -> 3D.
     heatmap_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=9000, batch_size=32, lr=1e-3, weight_decay=1e-4, val_every=1000, checkpoint_every=250))
+    # The heatmap model's lifter alone, on label-only samples with simulated 2D noise (pose3d.train.lifter);
+    # stage heatmap starts from its lifter.pt. About 30 minutes on this project's 2-core CPU (bodies=anny).
+    lifter_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=1500, batch_size=512, lr=1e-3, weight_decay=1e-4, val_every=500, checkpoint_every=250))
+    lifter_noise: LifterNoise = field(default_factory=LifterNoise)
+    lifter_val_samples: int = 2000  # fixed val-split labels that validate the lifter stage
     # The person head on the frozen fine-tuned (or direct) network: person vs background crops.
     person_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=300, batch_size=64, lr=1e-3, val_every=100))
     # The person detector (pose3d.models.detector) on whole synthetic frames (pose3d.data.frames); not
@@ -98,6 +121,9 @@ RANGES: dict[str, tuple[float, bool, float | None]] = {
     "overlap_threshold": (0, False, 1), "min_height": (0, True, None), "max_height": (0, True, None),
     "whole_frame_probability": (0, False, 1), "letterbox_probability": (0, False, 1),
     "negative_probability": (0, False, 1), "min_joints": (1, False, 17), "min_box_px": (0, False, None),
+    "lifter_val_samples": (1, False, None), "max_sigma": (0, False, None), "outlier_fraction": (0, False, 1),
+    "outlier_sigma": (0, False, None), "confidence_base": (0, False, 1), "confidence_slope": (0, False, None),
+    "confidence_jitter": (0, False, 1), "outlier_confidence": (0, False, 1),
 }
 
 

@@ -2,18 +2,21 @@
 
 ``TrainingData`` is what every stage reads: this process's part of a step's global batch of training
 crops (``images``, and for the person stage ``backgrounds``), the fixed validation samples, poses for
-the prior (``prior_poses``), the activity names, and for the detector whole frames (``frames``).
+the prior (``prior_poses``), label-only samples for the lifter (``labels``, ``val_labels``: 2D joints
+and 3D pose without the picture), the activity names, and for the detector whole frames (``frames``).
 ``offers`` says which of those a data set has (``pose3d.train.names``: poses, images, backgrounds,
-frames); ``require`` refuses a stage it cannot feed, with a message saying why.
+frames, labels); ``require`` refuses a stage it cannot feed, with a message saying why.
 
 Determinism: a step's batch is fixed by (seed, step) and does not depend on how many processes share
 it (each takes ``offset .. offset + size`` of the same global batch), so a resumed run sees the same
 samples as one that never stopped.
 - ``SyntheticTraining``: the training crops of step s are crops s*B .. s*B + B-1 of the synthetic
-  train split (``pose3d.data.synthetic``); validation is the first ``val_samples`` of the val split.
+  train split (``pose3d.data.synthetic``), and so are its labels (the same samples, not rendered);
+  validation is the first ``val_samples`` of the val split.
 - ``PreparedH36MTraining``: rows and random sub-crops drawn from (seed, step) among the training
   subjects' crops; validation: fixed, evenly spaced crops of the test subjects; the prior learns the
-  training subjects' camera-frame poses. A 3D-only set offers poses alone.
+  training subjects' camera-frame poses. Labels come from the stored 2D joints and crop boxes, which
+  every prepared set has, so a 3D-only set offers poses and labels.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pose3d.rotations import yaw_to_rotmat
 from pose3d.skeleton import to_root_relative
 from pose3d.synth.cameras import sample_cameras
 from pose3d.synth.draws import Draws
-from pose3d.train.names import BACKGROUNDS, FRAMES, IMAGES, POSES, StageSpec
+from pose3d.train.names import BACKGROUNDS, FRAMES, IMAGES, LABELS, POSES, StageSpec
 
 if TYPE_CHECKING:
     from pose3d.data.frames import DetectorFrames
@@ -108,11 +111,27 @@ class TrainingData:
         """Whole frames with every person's box, for the detector."""
         raise UnsuitableData(self.refusal(FRAMES, "detector"))
 
+    def labels(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, torch.Tensor]:
+        """This process's part (``offset``, ``size``) of step ``step``'s global batch of ``batch_size``
+        label-only training samples (no pictures, so cheap): ``joints`` (B, J, 2) in -1..1 crop units,
+        ``pose`` (B, 51) PoseCodec units."""
+        raise UnsuitableData(self.refusal(LABELS, "lifter"))
+
+    def val_labels(self, count: int) -> dict[str, torch.Tensor]:
+        """``count`` fixed label-only validation samples, as ``labels`` gives them."""
+        raise UnsuitableData(self.refusal(LABELS, "lifter"))
+
     def _tensors(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {
             "x": self.image_codec.encode(torch.from_numpy(batch["image"])),
             "pose": POSE.encode(torch.from_numpy(batch["pose_rel"])),
             "joints": crop_to_unit(torch.from_numpy(batch["joints_2d"]), self.contract.input_size),
+        }
+
+    def _label_tensors(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        return {
+            "joints": crop_to_unit(torch.from_numpy(batch["joints_2d"]), self.contract.input_size),
+            "pose": POSE.encode(torch.from_numpy(batch["pose_rel"])),
         }
 
 
@@ -126,7 +145,7 @@ def training_data(config: "TrainConfig") -> TrainingData:
 
 
 class SyntheticTraining(TrainingData):
-    offers = frozenset({POSES, IMAGES, BACKGROUNDS, FRAMES})
+    offers = frozenset({POSES, IMAGES, BACKGROUNDS, FRAMES, LABELS})
 
     def __init__(self, config: "TrainConfig") -> None:
         super().__init__(config)
@@ -168,6 +187,18 @@ class SyntheticTraining(TrainingData):
     def images(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, torch.Tensor]:
         return self._tensors(self.train.render_batch(self._indices(step, batch_size, offset, size)))
 
+    def labels(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, torch.Tensor]:
+        """The labels of the same samples as ``images`` (step s: s*B .. s*B + B-1), not rendered."""
+        return self._label_tensors(self.train.label_batch(self._indices(step, batch_size, offset, size)))
+
+    def val_labels(self, count: int) -> dict[str, torch.Tensor]:
+        """The first ``count`` samples of the val split (their first ``val_samples`` are the crops of
+        ``val_samples()``)."""
+        cfg = self.config
+        val = SyntheticPoses(SynthConfig(split="val", seed=cfg.seed, length=count, crop=self.contract.crop_spec(),
+                                         bodies=cfg.bodies), bank=self.bank)
+        return self._label_tensors(val.label_batch(range(count)))
+
     def backgrounds(self, step: int, batch_size: int, offset: int, size: int) -> torch.Tensor:
         batch = self.train.render_background_batch(self._indices(step, batch_size, offset, size))
         return self.image_codec.encode(torch.from_numpy(batch["image"]))
@@ -208,7 +239,7 @@ class PreparedH36MTraining(TrainingData):
         if self.set.crop_size != self.contract.crop_size:
             raise PreparedSetError(f"{self.set.path} holds {self.set.crop_size} px crops; the model's input contract "
                                    f"takes {self.contract.crop_size} (setting input.crop_size)")
-        self.offers = frozenset({POSES, IMAGES} if self.set.has_images else {POSES})
+        self.offers = frozenset({POSES, LABELS, IMAGES} if self.set.has_images else {POSES, LABELS})
 
     def describe(self) -> str:
         return self.set.describe()
@@ -242,9 +273,25 @@ class PreparedH36MTraining(TrainingData):
         return self._tensors(self.set.samples(pick, self.contract.input_size, offsets))
 
     def _make_val(self) -> dict[str, np.ndarray]:
+        return self.set.samples(self._val_rows(self.config.val_samples), self.contract.input_size)
+
+    def _val_rows(self, count: int) -> np.ndarray:
+        """``count`` (at most all) evenly spaced rows of the test subjects."""
         rows = self.rows("test")
-        rows = rows[np.linspace(0, len(rows) - 1, min(self.config.val_samples, len(rows))).astype(np.int64)]
-        return self.set.samples(rows, self.contract.input_size)
+        return rows[np.linspace(0, len(rows) - 1, min(count, len(rows))).astype(np.int64)]
+
+    def labels(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, torch.Tensor]:
+        """Rows and sub-crop offsets drawn from (seed, step) like ``images`` (from a stream of their
+        own), labels only: the stored 2D joints seen through the sub-crop, and the 3D pose."""
+        rows = self.rows("train")
+        rng = np.random.default_rng([self.config.seed, 6, step])
+        pick = rows[rng.integers(len(rows), size=batch_size)][offset : offset + size]
+        offsets = self.set.random_offsets(rng, batch_size, self.contract.input_size)[offset : offset + size]
+        return self._label_tensors(self.set.samples(pick, self.contract.input_size, offsets, images=False))
+
+    def val_labels(self, count: int) -> dict[str, torch.Tensor]:
+        """Evenly spaced rows of the test subjects, central sub-crops."""
+        return self._label_tensors(self.set.samples(self._val_rows(count), self.contract.input_size, images=False))
 
     def prior_poses(self, split: str, step: int, count: int) -> torch.Tensor:
         """The training (for validation: test) subjects' poses as their cameras saw them."""

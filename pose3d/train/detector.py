@@ -13,6 +13,8 @@ Trained on its own, outside the default stage set: ``pose3d-train --stage detect
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 from torch import nn
@@ -20,6 +22,7 @@ from torch import nn
 from pose3d.metrics import detection_scores
 from pose3d.models.codec import ImageCodec
 from pose3d.models.detector import DetectorOutputs, PersonDetector, decode, detector_loss, detector_targets
+from pose3d.train.device import model_device
 from pose3d.train.loop import Stage
 from pose3d.train.names import StageSpec
 
@@ -44,10 +47,10 @@ def detect(model: PersonDetector, images: np.ndarray, score_threshold: float, ma
     net = DetectorOutputs(model).eval()
     results = []
     for lo in range(0, len(images), VAL_CHUNK):
-        x = ImageCodec().encode(torch.from_numpy(images[lo:lo + VAL_CHUNK]))
+        x = ImageCodec().encode(torch.from_numpy(images[lo:lo + VAL_CHUNK])).to(model_device(model))
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        maps = [o.float().numpy() for o in net(x)]
+        maps = [o.float().cpu().numpy() for o in net(x)]
         results += decode(*maps, score_threshold, max_people, overlap_threshold)
     return results
 
@@ -77,9 +80,13 @@ def detector_stage(ctx, spec: StageSpec) -> Stage:  # ctx: pose3d.train.run.Cont
     train = ctx.data.frames("train")
     size = cfg.detector.input_size
 
-    def loss(m: nn.Module, step: int, offset: int, count: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def frames(step: int, offset: int, count: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         first = step * stage_cfg.batch_size + offset
-        x, targets = frame_tensors(train.render_batch(range(first, first + count)), size, cfg.channels_last)
+        return frame_tensors(train.render_batch(range(first, first + count)), size, cfg.channels_last)
+
+    def loss(m: nn.Module, step: int, offset: int, count: int) -> tuple[torch.Tensor, dict[str, float]]:
+        make = partial(frames, offset=offset, count=count)
+        x, targets = ctx.device.to(ctx.feed(("frames", offset, count), make)(step))
         with ctx.device.autocast():
             outputs = m(x)
         return detector_loss(outputs, targets, cfg.detector)

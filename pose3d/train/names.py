@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 # What a stage can ask of the training data (``pose3d.train.data.TrainingData.offers``).
 POSES, IMAGES, BACKGROUNDS, FRAMES = "poses", "images", "backgrounds", "frames"
+LABELS = "labels"  # label-only samples: 2D joints in crop units and the 3D pose, no pictures
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class StageSpec:
     name: str
     kind: str  # the checkpoint kind its model is saved as (pose3d.train.checkpoint.KINDS)
     builder: str  # "module:function": function(ctx, spec) -> pose3d.train.loop.Stage
-    data: tuple[str, ...]  # what it reads from the training data: POSES, IMAGES, BACKGROUNDS, FRAMES
+    data: tuple[str, ...]  # what it reads from the training data: POSES, IMAGES, BACKGROUNDS, FRAMES, LABELS
     needs: tuple[str, ...] = ()  # stages it builds on: one of their checkpoints (the first found) must exist
     about: str = ""
 
@@ -39,8 +40,11 @@ REGISTRY: dict[str, StageSpec] = {s.name: s for s in (
               about="the CNN and the prior's decoder, stacked, trained end to end on the 3D pose"),
     StageSpec("direct", "direct", f"{_STAGES}:direct_stage", (IMAGES,),
               about="the baseline: the same CNN regressing the pose directly"),
+    StageSpec("lifter", "lifter", "pose3d.train.lifter:lifter_stage", (LABELS,),
+              about="the 2D-evidence model's lifter alone, on labels: true 2D joints with simulated detector noise"),
     StageSpec("heatmap", "heatmap", f"{_STAGES}:heatmap_stage", (IMAGES,),
-              about="the 2D-evidence model: joint heatmaps, soft-argmax, lifted to 3D, end to end"),
+              about="the 2D-evidence model: joint heatmaps, soft-argmax, lifted to 3D, end to end "
+                    "(its lifter starts from lifter.pt when the run folder has one)"),
     StageSpec("person", "person", "pose3d.train.person:person_stage", (IMAGES, BACKGROUNDS),
               needs=("finetune", "direct"), about="a person-vs-background head on the frozen pose network"),
     StageSpec("detector", "detector", "pose3d.train.detector:detector_stage", (FRAMES,),

@@ -33,7 +33,7 @@ def person_stage(ctx, spec: StageSpec) -> Stage:  # ctx: pose3d.train.run.Contex
     pose_net = ctx.device.prepare(pose_net).eval()
     for p in pose_net.parameters():
         p.requires_grad_(False)
-    head = PersonHead(cfg.cnn, cfg.input.input_size)
+    head = ctx.device.prepare(PersonHead(cfg.cnn, cfg.input.input_size))
     batch_size = cfg.stage(spec.name).batch_size
 
     @torch.no_grad()
@@ -48,7 +48,7 @@ def person_stage(ctx, spec: StageSpec) -> Stage:  # ctx: pose3d.train.run.Contex
     def loss(m: nn.Module, step: int, offset: int, size: int) -> tuple[torch.Tensor, dict[str, float]]:
         f = torch.cat([features(ctx.data.images(step, batch_size, offset, size)["x"]),
                        features(ctx.data.backgrounds(step, batch_size, offset, size))])
-        target = torch.cat([torch.ones(size), torch.zeros(size)])
+        target = ctx.device.to(torch.cat([torch.ones(size), torch.zeros(size)]))
         logits = m(f)
         value = F.binary_cross_entropy_with_logits(logits, target)
         accuracy = float(((logits > 0).float() == target).float().mean())
@@ -62,8 +62,8 @@ def person_stage(ctx, spec: StageSpec) -> Stage:  # ctx: pose3d.train.run.Contex
             val_cache["pos"] = features(encode(ctx.data.val_samples()["image"]))
             val_cache["neg"] = features(encode(ctx.data.val_backgrounds()))
         m.eval()
-        pos = torch.sigmoid(m(val_cache["pos"])).numpy()
-        neg = torch.sigmoid(m(val_cache["neg"])).numpy()
+        pos = torch.sigmoid(m(val_cache["pos"])).float().cpu().numpy()
+        neg = torch.sigmoid(m(val_cache["neg"])).float().cpu().numpy()
         return {"auc": auc(pos, neg), "accuracy": float(((pos > 0.5).sum() + (neg <= 0.5).sum()) / (len(pos) + len(neg))),
                 "person_median": float(np.median(pos)), "background_median": float(np.median(neg))}
 

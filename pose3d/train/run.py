@@ -8,9 +8,9 @@ architecture is refused before anything is written), writes ``config.json``, the
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import torch
 
@@ -18,6 +18,7 @@ from pose3d.train.config import TrainConfig, config_to_dict
 from pose3d.train.checkpoint import read_checkpoint
 from pose3d.train.data import TrainingData, training_data
 from pose3d.train.device import Device
+from pose3d.train.feed import Feed, fork_safe_numba
 from pose3d.train.folder import check_run_folder
 from pose3d.train.loop import Processes, step_seed, train_stage
 from pose3d.train.names import REGISTRY, SETS, STAGES, StageSpec
@@ -31,6 +32,7 @@ class Context:
     procs: Processes
     data: TrainingData
     device: Device
+    feeds: dict[Hashable, Feed] = field(default_factory=dict)
 
     @property
     def out_dir(self) -> Path:
@@ -38,6 +40,18 @@ class Context:
 
     def checkpoint(self, stage: str) -> Path:
         return self.out_dir / f"{stage}.pt"
+
+    def feed(self, key: Hashable, make: Callable[[int], Any]) -> Feed:
+        """The feed of batches ``make(step)`` named ``key`` (one per kind of batch a stage reads),
+        made ahead by ``config.workers`` processes (``pose3d.train.feed``)."""
+        if key not in self.feeds:
+            self.feeds[key] = Feed(make, self.config.workers, self.device.pin_memory)
+        return self.feeds[key]
+
+    def close_feeds(self) -> None:
+        for feed in self.feeds.values():
+            feed.close()
+        self.feeds.clear()
 
     def built_on(self, spec: StageSpec) -> Path | None:
         """The checkpoint ``spec`` builds on (the first of its ``needs`` found), or None without needs.
@@ -83,9 +97,13 @@ def run(
     for name in names:
         data.require(REGISTRY[name])
     check_run_folder(config, names)
+    if config.workers:
+        fork_safe_numba()  # before anything renders in this process (pose3d.train.feed)
     procs = Processes.from_env()
-    ctx = Context(config, procs, data, Device.of(config.bf16, config.channels_last))
+    ctx = Context(config, procs, data, Device.of(config.bf16, config.channels_last, config.device))
     if procs.main:
+        if progress:
+            print(f"training on {ctx.device.describe()}, {config.workers or 'no'} data worker(s)", flush=True)
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         (ctx.out_dir / "config.json").write_text(json.dumps(config_to_dict(config), indent=1))
     results: dict[str, Any] = {}
@@ -94,8 +112,11 @@ def run(
         ctx.built_on(spec)
         torch.manual_seed(step_seed(config.seed, name, -1))  # the initial weights, fixed by the seed
         stage = spec.build(ctx)
-        results[name] = train_stage(stage, config.stage(name), ctx.out_dir, config_to_dict(config), config.seed, procs,
-                                    progress, max_steps)
+        try:
+            results[name] = train_stage(stage, config.stage(name), ctx.out_dir, config_to_dict(config), config.seed,
+                                        procs, progress, max_steps)
+        finally:
+            ctx.close_feeds()
         if max_steps is not None and read_step(ctx.checkpoint(name)) < config.stage(name).steps:
             break  # the next stage needs this one finished
     return results

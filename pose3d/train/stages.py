@@ -15,6 +15,7 @@ training data only through ``pose3d.train.data.TrainingData``: synthetic or Huma
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
@@ -28,6 +29,7 @@ from pose3d.models.heatmap import HeatmapPoseNet
 from pose3d.models.prior import PoseAutoencoder
 from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 from pose3d.train.checkpoint import load_model
+from pose3d.train.lifter import start_lifter
 from pose3d.train.loop import Stage, step_seed
 from pose3d.train.names import StageSpec
 
@@ -43,18 +45,19 @@ Batch = dict[str, torch.Tensor]
 
 def prior_stage(ctx: "Context", spec: StageSpec) -> Stage:
     cfg = ctx.config
-    model = PoseAutoencoder(cfg.prior)
+    model = ctx.device.prepare(PoseAutoencoder(cfg.prior))
     batch = cfg.prior_stage.batch_size
     noise = cfg.prior.noise_mm / POSE.scale_mm
     val_clean = ctx.data.prior_poses("val", 0, 2000)
     val_noisy = val_clean + noise * torch.randn(val_clean.shape, generator=torch.Generator().manual_seed(cfg.seed))
+    val_clean, val_noisy = ctx.device.to((val_clean, val_noisy))
 
     def loss(m: nn.Module, step: int, offset: int, size: int) -> tuple[torch.Tensor, dict[str, float]]:
         # The whole global batch and its noise are fixed by the step, whatever the number of processes.
         clean = ctx.data.prior_poses("train", step, batch)
         gen = torch.Generator().manual_seed(step_seed(cfg.seed, "prior-noise", step))
         noisy = (clean + noise * torch.randn(clean.shape, generator=gen))[offset : offset + size]
-        clean = clean[offset : offset + size]
+        noisy, clean = ctx.device.to((noisy, clean[offset : offset + size]))
         value = F.mse_loss(m(noisy), clean)
         if cfg.prior.contractive > 0:
             value = value + cfg.prior.contractive * model.contractive_penalty(noisy)
@@ -76,8 +79,10 @@ def prior_stage(ctx: "Context", spec: StageSpec) -> Stage:
 
 
 def image_batch(ctx: "Context", spec: StageSpec, step: int, offset: int, size: int) -> Batch:
-    """This process's part of step ``step``'s training crops, laid out for the device."""
-    batch = ctx.data.images(step, ctx.config.stage(spec.name).batch_size, offset, size)
+    """This process's part of step ``step``'s training crops (made ahead by the run's data workers,
+    if any), on the device and in its layout."""
+    make = partial(ctx.data.images, batch_size=ctx.config.stage(spec.name).batch_size, offset=offset, size=size)
+    batch = ctx.device.to(ctx.feed(("images", spec.name, offset, size), make)(step))
     return {**batch, "x": ctx.device.layout(batch["x"])}
 
 
@@ -140,7 +145,9 @@ def direct_stage(ctx: "Context", spec: StageSpec) -> Stage:
 
 def heatmap_stage(ctx: "Context", spec: StageSpec) -> Stage:
     cfg = ctx.config
-    model = ctx.device.prepare(HeatmapPoseNet(cfg.prior.input_dim, cfg.heatmap))
+    net = HeatmapPoseNet(cfg.prior.input_dim, cfg.heatmap)
+    start_lifter(ctx, net.lifter)  # from lifter.pt (stage lifter) when the folder has it and this stage starts afresh
+    model = ctx.device.prepare(net)
     half_side = cfg.input.input_size / 2  # -1..1 crop units -> pixels
 
     def loss(m: nn.Module, step: int, offset: int, size: int) -> tuple[torch.Tensor, dict[str, float]]:

@@ -211,22 +211,7 @@ class Track:
                                                if t.source == "detected" and id(t) not in ok and p.score < FAILED_SCORE])
             kept = [tp for tp in pairs if tp[0].source == "tracked"] + detected
             targets, poses = [t for t, _ in kept], [p for _, p in kept]
-        elif self.detect.verify:
-            targets, poses = verify_for_tracker(targets, poses, self.detect.min_score, self.detect.max_people)
         return self.tracker.update(targets, poses, self.detect.max_people)
-
-
-def verify_for_tracker(targets: Sequence[Target], poses: Sequence["Pose"], min_score: float, max_people: int
-                       ) -> tuple[list[Target], list["Pose"]]:
-    """``verify`` before the tracker: the verified detections, one per person, and the coasting boxes
-    (``source`` "tracked") that score at least ``min_score`` and duplicate none of them (a detection
-    on a track's person is the tracker's to associate)."""
-    pairs = list(zip(targets, poses))
-    detected = verify([tp for tp in pairs if tp[0].source != "tracked"], min_score, max_people)
-    coasting = [(t, p) for t, p in pairs if t.source == "tracked" and p.score >= min_score
-                and not any(box_iou(p.box, q.box) > DUPLICATE_IOU for _, q in detected)]
-    kept = detected + coasting
-    return [t for t, _ in kept], [p for _, p in kept]
 
 
 def find_people(detector: "PersonDetector", scores_poses: bool, max_people: int, min_score: float | None = None,

@@ -142,6 +142,9 @@ def open_session(path: Path, device: str = "auto", threads: int | None = None):
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    # onnxruntime's threads otherwise spin for a while after each run, holding the cores that the
+    # numba crop kernels run on next.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         opts.intra_op_num_threads = threads
     providers = choose_providers(device)

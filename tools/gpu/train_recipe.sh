@@ -1,0 +1,16 @@
+#!/bin/bash
+# The shipped recipe (6,000 steps of 32) on the GPU machine, stopped at LIMIT seconds: bash gpu_recipe.sh LIMIT STEPS
+set -u
+T0=$(date +%s); LIMIT=${1:-95}; STEPS=${2:-6000}
+OUT=${OUT:-/tmp/devout}; mkdir -p "$OUT"; RUN=${RUN:-/tmp/gpurun}
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+mkdir -p /tmp/site; python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site ${WHEELS:-.devrun/whl}/*.whl 2>/dev/null
+ln -sfn "$PWD/runtime" /tmp/site/pose3d_runtime; ln -sfn "$PWD/export" /tmp/site/pose3d_export
+export PYTHONPATH=/tmp/site:$PWD
+timeout "$LIMIT" python3 -m pose3d.cli.train --stage heatmap --out "$RUN" --quiet --set bodies=anny \
+  --set input.crop_size=128 --set input.input_size=128 --set backgrounds=${PHOTOS:-.devrun/photos}/backgrounds \
+  --set textures=${PHOTOS:-.devrun/photos}/textures --set heatmap_stage.steps="$STEPS" --set heatmap_stage.val_every=3000 \
+  --set heatmap_stage.checkpoint_every=250 --set val_samples=200 --set workers=15 >"$OUT/run.log" 2>&1
+echo "train exit $? after $(( $(date +%s) - T0 )) s" | tee -a "$OUT/run.log"
+tail -3 "$RUN/log.jsonl" | cut -c1-220 | tee -a "$OUT/run.log"
+python3 tools/gpu/shards.py "$RUN/heatmap.pt" "$OUT" 2>>"$OUT/run.log"; cp "$RUN/log.jsonl" "$OUT/" 2>/dev/null

@@ -13,6 +13,7 @@ from pose3d.models.codec import PoseCodec
 from pose3d.train.checkpoint import load_model, read_checkpoint
 from pose3d.train.config import LifterNoise, load_config
 from pose3d.train.data import training_data
+from pose3d.train.folder import RunFolderError
 from pose3d.train.device import Device
 from pose3d.train.lifter import detection_noise, simulate_detections
 from pose3d.train.loop import Processes
@@ -122,6 +123,12 @@ def test_a_lifter_pt_of_another_architecture_is_refused(tmp_path):
     run(tiny(tmp_path, *LIFTER_TINY), ["lifter"], progress=False)
     with pytest.raises(ValueError, match="heatmap.lifter_hidden=16"):
         _heatmap_stage(tiny(tmp_path, *LIFTER_TINY, *HEATMAP_TINY, "heatmap.lifter_hidden=32"))
+    # Through a run: refused before anything in the folder is written.
+    before = (tmp_path / "config.json").read_text()
+    with pytest.raises(RunFolderError, match="lifter.pt was trained with heatmap.lifter_hidden=16"):
+        run(tiny(tmp_path, *LIFTER_TINY, *HEATMAP_TINY, "heatmap.lifter_hidden=32"), ["heatmap"], progress=False)
+    assert (tmp_path / "config.json").read_text() == before
+    assert not (tmp_path / "heatmap.pt").exists()
 
 
 def test_a_prepared_poses_only_set_feeds_the_lifter(npz_tree, tmp_path):

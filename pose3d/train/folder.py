@@ -2,7 +2,7 @@
 
 Each checkpoint carries its whole training config. Before a run, every checkpoint it would resume
 (the stage's own) or build on (``StageSpec.needs``: latent on prior, finetune on latent, person on
-finetune or direct) is compared with the new config on the settings its model is built from
+finetune or direct; ``StageSpec.starts_from``: heatmap's lifter from lifter.pt) is compared with the new config on the settings its model is built from
 (``pose3d.train.checkpoint.ARCHITECTURE``: the architecture and the input contract). Any difference
 is refused with ``RunFolderError``, naming the file and each setting with both values; config.json
 and the checkpoints are left as they are.
@@ -54,7 +54,10 @@ def checkpoints_used(out_dir: Path, stages: Sequence[str]) -> list[Path]:
     for name in stages:
         spec = REGISTRY[name]
         found = [out_dir / f"{n}.pt" for n in spec.needs if (out_dir / f"{n}.pt").exists()]
-        for path in [out_dir / f"{name}.pt", *found[:1]]:
+        own = out_dir / f"{name}.pt"
+        # A stage that starts afresh also reads the optional checkpoints it starts from (heatmap: lifter.pt).
+        starts = [] if own.exists() else [out_dir / f"{n}.pt" for n in spec.starts_from]
+        for path in [own, *found[:1], *starts]:
             if path.exists() and path not in paths:
                 paths.append(path)
     return paths

@@ -22,6 +22,7 @@ class StageSpec:
     builder: str  # "module:function": function(ctx, spec) -> pose3d.train.loop.Stage
     data: tuple[str, ...]  # what it reads from the training data: POSES, IMAGES, BACKGROUNDS, FRAMES, LABELS
     needs: tuple[str, ...] = ()  # stages it builds on: one of their checkpoints (the first found) must exist
+    starts_from: tuple[str, ...] = ()  # checkpoints it starts parts of its model from when they exist (optional)
     about: str = ""
 
     def build(self, ctx: Any) -> Any:
@@ -42,7 +43,7 @@ REGISTRY: dict[str, StageSpec] = {s.name: s for s in (
               about="the baseline: the same CNN regressing the pose directly"),
     StageSpec("lifter", "lifter", "pose3d.train.lifter:lifter_stage", (LABELS,),
               about="the 2D-evidence model's lifter alone, on labels: true 2D joints with simulated detector noise"),
-    StageSpec("heatmap", "heatmap", f"{_STAGES}:heatmap_stage", (IMAGES,),
+    StageSpec("heatmap", "heatmap", f"{_STAGES}:heatmap_stage", (IMAGES,), starts_from=("lifter",),
               about="the 2D-evidence model: joint heatmaps, soft-argmax, lifted to 3D, end to end "
                     "(its lifter starts from lifter.pt when the run folder has one)"),
     StageSpec("person", "person", "pose3d.train.person:person_stage", (IMAGES, BACKGROUNDS),

@@ -95,6 +95,24 @@ def test_box_geometry_helpers():
     assert not boxes.box_inside(np.array([700.0, 240.0, 100.0]), 640, 480)
 
 
+def test_the_trackers_scalar_iou_is_the_metrics_iou(rng):
+    """``boxes.extent_iou`` / ``box_iou`` (plain floats, for the tracker) agree with ``pose3d.metrics.box_iou``."""
+    from pose3d import metrics
+
+    corners = rng.uniform(0, 100, size=(200, 2, 2))
+    extents = np.concatenate([corners.min(1), corners.max(1)], axis=1)
+    extents[:10, 2] = extents[:10, 0]  # some empty boxes
+    ref = metrics.box_iou(extents, extents)
+    for i in range(0, 200, 7):
+        for j in range(0, 200, 3):
+            assert boxes.extent_iou(extents[i], extents[j]) == pytest.approx(ref[i, j], abs=1e-12)
+    squares = np.column_stack([rng.uniform(0, 100, (50, 2)), rng.uniform(1, 60, 50)])
+    ref = metrics.box_iou(np.stack([boxes.box_extent(q) for q in squares]), np.stack([boxes.box_extent(q) for q in squares]))
+    for i in range(50):
+        for j in range(50):
+            assert boxes.box_iou(squares[i], squares[j]) == pytest.approx(ref[i, j], abs=1e-12)
+
+
 def test_fixed_and_full_image_box_sources():
     frame = np.zeros((480, 640, 3), np.uint8)
     (t,) = boxes.FullImage().boxes(frame)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
 
+from pose3d import metrics
 from pose3d.crop import frame_box
 
 if TYPE_CHECKING:  # imports for annotations only: the modules import this one
@@ -235,22 +236,20 @@ def with_track_id(target: Target, track_id: int) -> Target:
 
 
 def extent_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes (0 for empty ones): ``pose3d.metrics.box_iou``
-    for one pair, in plain floats (the tracker asks for tens of thousands a clip; a test keeps the two
-    equal)."""
-    ax0, ay0, ax1, ay1 = (float(v) for v in a[:4])
-    bx0, by0, bx1, by1 = (float(v) for v in b[:4])
-    w, h = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
-    inter = w * h if w > 0 and h > 0 else 0.0
-    union = max(ax1 - ax0, 0.0) * max(ay1 - ay0, 0.0) + max(bx1 - bx0, 0.0) * max(by1 - by0, 0.0) - inter
-    return inter / union if union > 0 else 0.0
+    """Intersection over union of two (x0, y0, x1, y1) boxes (0 for empty ones): ``pose3d.metrics.box_iou``."""
+    return float(metrics.box_iou(np.asarray(a)[None], np.asarray(b)[None])[0, 0])
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two square (cx, cy, side) boxes."""
-    (ax, ay, asd), (bx, by, bsd) = (float(v) for v in a), (float(v) for v in b)
-    return extent_iou((ax - asd / 2, ay - asd / 2, ax + asd / 2, ay + asd / 2),
-                      (bx - bsd / 2, by - bsd / 2, bx + bsd / 2, by + bsd / 2))
+    return extent_iou(box_extent(a), box_extent(b))
+
+
+def box_ious(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> np.ndarray:
+    """(len(a), len(b)) intersections over union of two lists of square (cx, cy, side) boxes, in one
+    call of ``pose3d.metrics.box_iou`` (for loops that compare many boxes: the tracker)."""
+    extents = lambda boxes: np.array([box_extent(x) for x in boxes]).reshape(-1, 4)  # noqa: E731
+    return metrics.box_iou(extents(a), extents(b))
 
 
 def same_person(a: np.ndarray, b: np.ndarray) -> bool:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from pose3d.crop import square_box
-from pose3d_runtime.boxes import Target, box_iou, extent_iou, joints_extent, same_person, with_track_id
+from pose3d_runtime.boxes import Target, box_ious, extent_iou, joints_extent, same_person, with_track_id
 
 if TYPE_CHECKING:
     from pose3d_runtime.pipeline import Pose
@@ -146,20 +146,23 @@ class Tracker:
         # round the proposals rather than to the same few best-scored places every frame.
         self.asked = [(b, f) for b, f in self.asked if self.frame - f <= FAILED_FRAMES]
 
-        def last_asked(t: Target) -> int:
-            return max((f for b, f in self.asked if box_iou(t.box, b) >= FAILED_IOU), default=-1)
+        # Every proposal against every box it is compared with, once per frame (the tracker's hot loop).
+        ious = lambda boxes: box_ious([p.box for p in proposals], boxes)  # noqa: E731
+        relost = (ious(lost) >= COVERED_IOU).any(axis=1)
+        asked_frames = np.array([f for _, f in self.asked], dtype=np.int64)
+        last_asked = np.where(ious([b for b, _ in self.asked]) >= FAILED_IOU, asked_frames, -1).max(axis=1, initial=-1)
+        covered = ious(crops) >= COVERED_IOU
+        failed = (ious([b for b, _ in self.failed]) >= FAILED_IOU).any(axis=1)
 
         new: list[Target] = []
-        for p in sorted(proposals, key=lambda t: (not any(box_iou(t.box, b) >= COVERED_IOU for b in lost),
-                                                  last_asked(t), -(t.detector_score or 0.0))):
-            overlaps = [k for k, b in enumerate(crops) if box_iou(p.box, b) >= COVERED_IOU]
+        for i in sorted(range(len(proposals)), key=lambda i: (not relost[i], last_asked[i],
+                                                              -(proposals[i].detector_score or 0.0))):
+            overlaps = np.flatnonzero(covered[i]).tolist()
             for k in overlaps:
                 followed[k].supported_frame = self.frame
             overlaps = [k for k in overlaps if k in fresh]  # a missed track's proposal is verified too
-            relost = any(box_iou(p.box, b) >= COVERED_IOU for b in lost)
-            if (not overlaps and len(new) < self.new_per_frame
-                    and (relost or not any(box_iou(p.box, b) >= FAILED_IOU for b, _ in self.failed))):
-                new.append(p)
+            if not overlaps and len(new) < self.new_per_frame and (relost[i] or not failed[i]):
+                new.append(proposals[i])
         self.asked += [(t.box, self.frame) for t in new]
         return out + new
 

@@ -95,22 +95,16 @@ def test_box_geometry_helpers():
     assert not boxes.box_inside(np.array([700.0, 240.0, 100.0]), 640, 480)
 
 
-def test_the_trackers_scalar_iou_is_the_metrics_iou(rng):
-    """``boxes.extent_iou`` / ``box_iou`` (plain floats, for the tracker) agree with ``pose3d.metrics.box_iou``."""
-    from pose3d import metrics
-
-    corners = rng.uniform(0, 100, size=(200, 2, 2))
-    extents = np.concatenate([corners.min(1), corners.max(1)], axis=1)
-    extents[:10, 2] = extents[:10, 0]  # some empty boxes
-    ref = metrics.box_iou(extents, extents)
-    for i in range(0, 200, 7):
-        for j in range(0, 200, 3):
-            assert boxes.extent_iou(extents[i], extents[j]) == pytest.approx(ref[i, j], abs=1e-12)
-    squares = np.column_stack([rng.uniform(0, 100, (50, 2)), rng.uniform(1, 60, 50)])
-    ref = metrics.box_iou(np.stack([boxes.box_extent(q) for q in squares]), np.stack([boxes.box_extent(q) for q in squares]))
-    for i in range(50):
-        for j in range(50):
-            assert boxes.box_iou(squares[i], squares[j]) == pytest.approx(ref[i, j], abs=1e-12)
+def test_box_ious_is_box_iou_for_every_pair(rng):
+    """The tracker's one-call IoU matrix equals the pairwise IoU, empty lists included."""
+    a = np.column_stack([rng.uniform(0, 100, (12, 2)), rng.uniform(1, 60, 12)])
+    b = np.column_stack([rng.uniform(0, 100, (7, 2)), rng.uniform(1, 60, 7)])
+    m = boxes.box_ious(list(a), list(b))
+    assert m.shape == (12, 7) and (m > 0).any()
+    for i in range(12):
+        for j in range(7):
+            assert m[i, j] == pytest.approx(boxes.box_iou(a[i], b[j]), abs=1e-12)
+    assert boxes.box_ious(list(a), []).shape == (12, 0) and boxes.box_ious([], list(b)).shape == (0, 7)
 
 
 def test_fixed_and_full_image_box_sources():

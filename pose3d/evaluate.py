@@ -20,6 +20,7 @@ from pose3d.metrics import Table, evaluate as metric_values, format_metric, summ
 from pose3d.models.cnn import unit_to_crop
 from pose3d.models.codec import ImageCodec, PoseCodec
 from pose3d.skeleton import H36M17, mirror
+from pose3d.train.device import model_device
 
 
 @torch.no_grad()
@@ -36,7 +37,7 @@ def predict(
     model.eval()
     images = torch.as_tensor(images)
     size = images.shape[-1]
-    device = next(iter(model.parameters()), torch.empty(0)).device  # the model's, CPU or GPU
+    device = model_device(model)  # CPU or GPU
     poses, joints = [], []
     for lo in range(0, len(images), batch_size):
         x = image_codec.encode(images[lo : lo + batch_size]).to(device)

@@ -67,16 +67,21 @@ def check_run_folder(config: TrainConfig, stages: Sequence[str]) -> None:
     """RunFolderError when a checkpoint that ``stages`` would resume or build on was trained with
     another architecture or input contract than ``config``."""
     for path in checkpoints_used(Path(config.out_dir), stages):
-        ckpt = read_checkpoint(path, mmap=True)
-        try:
-            theirs = config_from_dict(ckpt["config"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise RunFolderError(f"{path}: a damaged pose3d checkpoint (its config: {e})") from None
-        diffs = architecture_differences(theirs, config, ckpt["kind"])
-        if diffs:
-            was = ", ".join(f"{k}={old!r}" for k, old, _ in diffs)
-            now = ", ".join(f"{k}={new!r}" for k, _, new in diffs)
-            raise RunFolderError(
-                f"{path} was trained with {was}; this run asks for {now}. A checkpoint is resumed or built on "
-                f"only with the architecture and input contract it was trained with: use another folder "
-                f"(--out) or the same settings. Nothing was written.")
+        check_checkpoint(path, read_checkpoint(path, mmap=True), config)
+
+
+def check_checkpoint(path: Path, ckpt: dict[str, Any], config: TrainConfig) -> None:
+    """RunFolderError when checkpoint ``ckpt`` (read from ``path``) was trained with another
+    architecture or input contract than ``config``."""
+    try:
+        theirs = config_from_dict(ckpt["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise RunFolderError(f"{path}: a damaged pose3d checkpoint (its config: {e})") from None
+    diffs = architecture_differences(theirs, config, ckpt["kind"])
+    if diffs:
+        was = ", ".join(f"{k}={old!r}" for k, old, _ in diffs)
+        now = ", ".join(f"{k}={new!r}" for k, _, new in diffs)
+        raise RunFolderError(
+            f"{path} was trained with {was}; this run asks for {now}. A checkpoint is resumed or built on "
+            f"only with the architecture and input contract it was trained with: use another folder "
+            f"(--out) or the same settings. Nothing was written.")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pose3d.train.checkpoint import load_model
+from pose3d.train.checkpoint import HEATMAP_KINDS, POSE_KINDS, load_model
 from pose3d_export.fold import inference_net
 from pose3d_export.onnx_export import _config_dict, metadata
 from pose3d_runtime.model import ModelInfo
@@ -24,9 +24,9 @@ from pose3d_runtime.model import ModelInfo
 class CheckpointModel:
     def __init__(self, checkpoint: str | Path, person: str | Path | None = None) -> None:
         checkpoint = Path(checkpoint)
-        model, config, info = load_model(checkpoint, kinds=("structured", "direct", "heatmap"))
+        model, config, info = load_model(checkpoint, kinds=POSE_KINDS)
         head, person_meta = None, None
-        if person is None and info["kind"] != "heatmap" and (checkpoint.parent / "person.pt").is_file():
+        if person is None and info["kind"] not in HEATMAP_KINDS and (checkpoint.parent / "person.pt").is_file():
             person = checkpoint.parent / "person.pt"
         if person is not None:
             head, _, person_info = load_model(person, kinds=("person",))

@@ -32,7 +32,7 @@ from pose3d.metrics import mpjpe
 from pose3d.contract import METADATA_KEY, InputContract
 from pose3d.models.codec import ImageCodec
 from pose3d.skeleton import H36M17
-from pose3d.train.checkpoint import load_model
+from pose3d.train.checkpoint import HEATMAP_KINDS, POSE_KINDS, load_model
 from pose3d_export.fold import inference_net
 from pose3d_export.quantize import (DEFAULT_CALIBRATION, INT8_TOLERANCE_MM, INT8_TOLERANCE_PX, PRECISION_KEY,
                                     calibration_crops, quantize_int8, rendered_crops)
@@ -69,7 +69,7 @@ def metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any]
     }
     if person is not None:
         outputs["person"] = "(B,) probability that the crop holds a person (pose3d.models.person)"
-    if info["kind"] == "heatmap":
+    if info["kind"] in HEATMAP_KINDS:
         outputs["confidence"] = ("(B, 17) each joint's heatmap mass near its peak, 0..1 (pose3d.models.heatmap); "
                                  "their mean is the pose's score, not a calibrated probability")
     return {
@@ -126,9 +126,9 @@ def export(
     """
     checkpoint, output = Path(checkpoint), Path(output)
     model, config, info = load_model(checkpoint)
-    if info["kind"] not in ("structured", "direct", "heatmap"):
+    if info["kind"] not in POSE_KINDS:
         what = {"prior": "the pose prior alone", "person": "a person head alone"}.get(info["kind"], f"a {info['kind']} model")
-        raise ValueError(f"{checkpoint} holds {what}; export a pose model (finetune, direct or heatmap)"
+        raise ValueError(f"{checkpoint} holds {what}; export a pose model (finetune, direct, heatmap or hmfinetune)"
                          + ("; a detector exports with --detector" if info["kind"] == "detector" else ""))
     head, person_meta = None, None
     if person is not None:

@@ -26,6 +26,12 @@ TINY = [
     "person_stage.checkpoint_every=3",
 ]
 
+# A 2D-evidence network and its stages (heatmap; hmlatent, hmfinetune) small enough for seconds.
+HEATMAP_TINY = ["heatmap.widths=(4,8,8,8)", "heatmap.blocks=(0,0,0)", "heatmap.decoder_widths=(8,8)",
+                "heatmap.lifter_hidden=16", "heatmap.lifter_blocks=1"] + [
+    f"{stage}_stage.{key}" for stage in ("heatmap", "hmlatent", "hmfinetune")
+    for key in ("steps=4", "batch_size=4", "val_every=2", "checkpoint_every=2")]
+
 
 def tiny(tmp_path, *extra):
     from pose3d.train.config import load_config

@@ -8,11 +8,7 @@ import pytest
 
 from pose3d.contract import METADATA_KEY, InputContract
 from pose3d.train.config import load_config
-from conftest import TINY, tiny
-
-HEATMAP_TINY = ["heatmap.widths=(4,8,8,8)", "heatmap.blocks=(0,0,0)", "heatmap.decoder_widths=(8,8)",
-                "heatmap.lifter_hidden=16", "heatmap.lifter_blocks=1", "heatmap_stage.steps=3", "heatmap_stage.batch_size=4",
-                "heatmap_stage.val_every=3", "heatmap_stage.checkpoint_every=3"]
+from conftest import HEATMAP_TINY, TINY, tiny
 
 
 def test_contract_round_trips_through_json_and_refuses_nonsense():

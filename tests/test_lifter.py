@@ -19,14 +19,11 @@ from pose3d.train.lifter import detection_noise, simulate_detections
 from pose3d.train.loop import Processes
 from pose3d.train.names import LABELS, REGISTRY
 from pose3d.train.run import Context, run
-from conftest import tiny
+from conftest import HEATMAP_TINY, tiny
 from h36m_fixtures import npz_tree  # noqa: F401
 
 LIFTER_TINY = ["heatmap.lifter_hidden=16", "heatmap.lifter_blocks=1", "lifter_stage.steps=4", "lifter_stage.batch_size=8",
                "lifter_stage.val_every=2", "lifter_stage.checkpoint_every=2", "lifter_val_samples=64"]
-HEATMAP_TINY = ["heatmap.widths=(4,8,8,8)", "heatmap.blocks=(0,0,0)", "heatmap.decoder_widths=(8,8)",
-                "heatmap_stage.steps=4", "heatmap_stage.batch_size=4", "heatmap_stage.val_every=2",
-                "heatmap_stage.checkpoint_every=2"]
 
 
 def test_labels_are_fixed_by_the_step_and_split_between_processes(tmp_path):

@@ -12,7 +12,7 @@ from pose3d.cli.eval import main as eval_main
 from pose3d.cli.train import main as train_main
 from pose3d.train.checkpoint import load_model, read_checkpoint
 from pose3d.train.run import run
-from conftest import TINY, tiny
+from conftest import HEATMAP_TINY, TINY, tiny
 
 def losses(out_dir, stage):
     records = [json.loads(l) for l in (out_dir / "log.jsonl").read_text().splitlines()]
@@ -99,11 +99,12 @@ def test_train_then_eval_from_the_command_line(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text('val_samples = 16\n[prior]\nhidden = [64]\n[cnn]\nchannels = [4, 8, 8]\nfc = [16, 16, 16]\n')
     args = ["--config", str(config), "--stage", "ablation", "--out", str(tmp_path / "run"), "--quiet"]
-    for item in TINY[5:]:
+    for item in TINY[5:] + HEATMAP_TINY:
         args += ["--set", item]
     r = CliRunner().invoke(train_main, args)
     assert r.exit_code == 0, r.output
-    assert "finetune: MPJPE" in r.output and "direct: MPJPE" in r.output
+    for arm in ("finetune", "direct", "heatmap", "hmfinetune"):  # every arm of the ablation
+        assert f"{arm}: MPJPE" in r.output
     r = CliRunner().invoke(eval_main, [str(tmp_path / "run" / "finetune.pt"), "--samples", "24", "--flip", "--report"])
     assert r.exit_code == 0, r.output
     table = json.loads((tmp_path / "run" / "finetune_test_flip.json").read_text())

@@ -81,14 +81,14 @@ def main(model: Path | None, real: Path | None, videos: tuple[str, ...], detecto
     from pose3d.baselines import synthetic_mean_pose
     from pose3d.evaluate import baseline_evaluations, comparison_markdown, evaluate, predict
     from pose3d.models.codec import ImageCodec
-    from pose3d.train.checkpoint import load_model
+    from pose3d.train.checkpoint import POSE_KINDS, load_model
 
     try:
-        model_, config, info = load_model(checkpoint, kinds=("prior", "structured", "direct", "heatmap"))
+        model_, config, info = load_model(checkpoint, kinds=("prior", *POSE_KINDS))
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     if info["kind"] == "prior" and data is None:
-        raise click.ClickException(f"{checkpoint} holds the pose prior alone; evaluate an image model (latent, finetune, direct, heatmap)")
+        raise click.ClickException(f"{checkpoint} holds the pose prior alone; evaluate an image model (latent, finetune, direct, heatmap, hmlatent, hmfinetune)")
     seed = config.seed if seed is None else seed
     codec = ImageCodec.of(config.input)
     what = f"{checkpoint} ({info['kind']}, stage {info['stage']}, step {info['step']})"
@@ -256,3 +256,7 @@ def _h36m_baselines(ds, test_rows, batch, record) -> dict:
         return baseline_evaluations(mean, batch, ACTIONS)
     mean = MeanPose.fit(labels["pose_rel"], R_train)
     return baseline_evaluations(mean, {**batch, "R": R_test}, ACTIONS)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,10 @@ joint's confidence (0..1).
 sees no pixels, so it can learn from pose-bank poses projected through sampled cameras alone.
 
 ``HeatmapPoseNet`` stacks them and returns ``PoseOutputs`` like the other image models (``code`` is
-the pose), with ``confidence`` and ``heatmaps`` filled in. About 0.95 GFLOP per 128 x 128 crop (``flops_per_image``).
+the pose), with ``confidence`` and ``heatmaps`` filled in. Given a pose prior (``PoseAutoencoder``),
+it is the structured version of the 2D-evidence model: the lifter regresses the prior's latent code
+and the prior's linear decoder turns it into the pose (Tekin et al.'s structure on top of 2D
+evidence; stages ``hmlatent`` and ``hmfinetune``). About 0.95 GFLOP per 128 x 128 crop (``flops_per_image``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pose3d.models.outputs import PoseOutputs
+from pose3d.models.prior import PoseAutoencoder
 
 
 @dataclass(frozen=True)
@@ -121,19 +125,23 @@ class Lifter(nn.Module):
 
 
 class HeatmapPoseNet(nn.Module):
-    """Crop -> heatmaps -> 2D joints with confidences -> lifter -> root-relative pose (PoseCodec units)."""
+    """Crop -> heatmaps -> 2D joints with confidences -> lifter -> root-relative pose (PoseCodec units).
+    With ``prior``: the lifter gives the prior's latent code (``code``) and the prior's decoder the pose."""
 
-    def __init__(self, pose_dim: int = 51, config: HeatmapConfig = HeatmapConfig()) -> None:
+    def __init__(self, pose_dim: int = 51, config: HeatmapConfig = HeatmapConfig(),
+                 prior: PoseAutoencoder | None = None) -> None:
         super().__init__()
         self.config = config
         self.net2d = HeatmapNet(config)
-        self.lifter = Lifter(pose_dim, config)
+        self.lifter = Lifter(pose_dim if prior is None else prior.latent_dim, config)
+        self.decoder = prior  # only its decoder is used; the encoder is kept to encode targets
 
     def forward(self, image: torch.Tensor) -> PoseOutputs:
         logits = self.net2d(image)
         joints, confidence = soft_argmax(logits)
-        pose = self.lifter(joints, confidence)
-        return PoseOutputs(pose=pose, joints_2d=joints, code=pose, confidence=confidence, heatmaps=logits)
+        code = self.lifter(joints, confidence)
+        pose = code if self.decoder is None else self.decoder.decode(code)
+        return PoseOutputs(pose=pose, joints_2d=joints, code=code, confidence=confidence, heatmaps=logits)
 
 
 def flops_per_image(input_size: int = 128, config: HeatmapConfig = HeatmapConfig()) -> float:

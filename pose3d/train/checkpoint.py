@@ -23,7 +23,11 @@ from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 from pose3d.train.config import TrainConfig, config_from_dict
 
 FORMAT = 1
-KINDS = ("prior", "structured", "direct", "lifter", "heatmap", "person", "detector")
+KINDS = ("prior", "structured", "direct", "lifter", "heatmap", "heatmap_prior", "person", "detector")
+# The kinds that turn a crop into a pose (what evaluation, export and the runtime take);
+# the heatmap ones also give each 2D joint a confidence.
+POSE_KINDS = ("structured", "direct", "heatmap", "heatmap_prior")
+HEATMAP_KINDS = ("heatmap", "heatmap_prior")
 
 # The settings each kind's model is built from (``build_model``), as dotted names or whole tables:
 # a checkpoint can be resumed, or built on, only under the same values. Settings that only training
@@ -38,6 +42,7 @@ ARCHITECTURE: dict[str, tuple[str, ...]] = {
     "direct": ("prior.input_dim", *_CNN, "input"),
     "lifter": ("prior.input_dim", "heatmap.num_joints", "heatmap.lifter_hidden", "heatmap.lifter_blocks"),
     "heatmap": ("prior.input_dim", *_HEATMAP, "input"),
+    "heatmap_prior": (*_PRIOR, *_HEATMAP, "input"),
     "person": (*_CNN, "cnn.hidden_person", "input"),
     "detector": ("detector.input_size", "detector.widths", "detector.blocks", "detector.neck_width"),
 }
@@ -96,6 +101,8 @@ def build_model(kind: str, config: TrainConfig) -> nn.Module:
         return Lifter(config.prior.input_dim, config.heatmap)
     if kind == "heatmap":
         return HeatmapPoseNet(config.prior.input_dim, config.heatmap)
+    if kind == "heatmap_prior":
+        return HeatmapPoseNet(config.prior.input_dim, config.heatmap, prior=PoseAutoencoder(config.prior))
     if kind == "person":
         return PersonHead(config.cnn, config.input.input_size)
     if kind == "detector":

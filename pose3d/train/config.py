@@ -78,6 +78,10 @@ class TrainConfig:
     direct_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=4500, batch_size=64, lr=5e-4))
     # The 2D-evidence model (pose3d.models.heatmap) trained end to end: heatmaps -> 2D joints -> lifter -> 3D.
     heatmap_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=9000, batch_size=32, lr=1e-3, weight_decay=1e-4, val_every=1000, checkpoint_every=250))
+    # The structured 2D-evidence model: (b) and (c) of the method with the heatmap model (the lifter
+    # regresses the prior's code); together as many crops as heatmap_stage (the ablation's equal budget).
+    hmlatent_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=6000, batch_size=32, lr=1e-3, weight_decay=1e-4, val_every=1000, checkpoint_every=250))
+    hmfinetune_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=3000, batch_size=32, lr=3e-4, weight_decay=1e-4, val_every=1000, checkpoint_every=250))
     # The heatmap model's lifter alone, on label-only samples with simulated 2D noise (pose3d.train.lifter);
     # stage heatmap starts from its lifter.pt. 12 minutes on this project's 2-core CPU with bodies=anny (697 s measured).
     lifter_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=1500, batch_size=512, lr=1e-3, weight_decay=1e-4, val_every=500, checkpoint_every=250))

@@ -46,6 +46,10 @@ REGISTRY: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec("heatmap", "heatmap", f"{_STAGES}:heatmap_stage", (IMAGES,), starts_from=("lifter",),
               about="the 2D-evidence model: joint heatmaps, soft-argmax, lifted to 3D, end to end "
                     "(its lifter starts from lifter.pt when the run folder has one)"),
+    StageSpec("hmlatent", "heatmap_prior", f"{_STAGES}:hmlatent_stage", (IMAGES,), needs=("prior",),
+              about="the 2D-evidence model's lifter regresses the prior's latent code (heatmaps -> 2D -> code)"),
+    StageSpec("hmfinetune", "heatmap_prior", f"{_STAGES}:hmfinetune_stage", (IMAGES,), needs=("hmlatent",),
+              about="the structured 2D-evidence model (heatmaps, lifter, the prior's decoder) end to end on the 3D pose"),
     StageSpec("person", "person", "pose3d.train.person:person_stage", (IMAGES, BACKGROUNDS),
               needs=("finetune", "direct"), about="a person-vs-background head on the frozen pose network"),
     StageSpec("detector", "detector", "pose3d.train.detector:detector_stage", (FRAMES,),
@@ -56,4 +60,4 @@ STAGES = tuple(REGISTRY)
 # Named sets of stages (pose3d-train --stage SET). A set leaves out the stages its data cannot feed
 # (on Human3.6M: person, which needs background crops); a stage named alone is refused instead.
 SETS: dict[str, tuple[str, ...]] = {"all": ("prior", "latent", "finetune", "person"),
-                                    "ablation": ("prior", "latent", "finetune", "direct")}
+                                    "ablation": ("prior", "latent", "finetune", "direct", "heatmap", "hmlatent", "hmfinetune")}

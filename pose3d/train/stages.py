@@ -5,7 +5,9 @@
 (c) ``finetune``: the CNN and the prior's decoder, stacked, trained end to end on the 3D pose;
 ``direct``: the same CNN regressing the pose directly, with the budget of (b) and (c) together;
 ``heatmap``: the 2D-evidence model (``pose3d.models.heatmap``): joint heatmaps decoded by soft-argmax
-(L1 on the 2D joints), lifted to the 3D pose (squared error), trained end to end.
+(L1 on the 2D joints), lifted to the 3D pose (squared error), trained end to end;
+``hmlatent``, ``hmfinetune``: (b) and (c) for the 2D-evidence model, whose lifter then regresses the
+prior's latent code, decoded by the prior's decoder.
 Every image stage also trains the small 2D-joint head (``loss_2d_weight``). The person head and the
 detector have their own modules (``pose3d.train.person``, ``pose3d.train.detector``).
 
@@ -143,23 +145,61 @@ def direct_stage(ctx: "Context", spec: StageSpec) -> Stage:
     return image_stage(ctx, spec, model, model.parameters(), lambda b: b["pose"], output="pose")
 
 
-def heatmap_stage(ctx: "Context", spec: StageSpec) -> Stage:
-    cfg = ctx.config
-    net = HeatmapPoseNet(cfg.prior.input_dim, cfg.heatmap)
-    start_lifter(ctx, net.lifter)  # from lifter.pt (stage lifter) when the folder has it and this stage starts afresh
-    model = ctx.device.prepare(net)
-    half_side = cfg.input.input_size / 2  # -1..1 crop units -> pixels
+def heatmap_loss(ctx: "Context", spec: StageSpec, target: Callable[[Batch], torch.Tensor], output: str) -> Callable:
+    """The 2D-evidence models' loss: L1 on the 2D joints plus the squared error of the model's output
+    ``output`` ("pose" or the prior's "code") against ``target(batch)``."""
+    half_side = ctx.config.input.input_size / 2  # -1..1 crop units -> pixels
 
     def loss(m: nn.Module, step: int, offset: int, size: int) -> tuple[torch.Tensor, dict[str, float]]:
         batch = image_batch(ctx, spec, step, offset, size)
         with ctx.device.autocast():
             out = m(batch["x"])
         loss_2d = F.l1_loss(out.joints_2d.float(), batch["joints"])
-        loss_3d = F.mse_loss(out.pose.float(), batch["pose"])
+        loss_3d = F.mse_loss(getattr(out, output).float(), target(batch))
         with torch.no_grad():
             err = float(mpjpe(POSE.decode(out.pose.float()), POSE.decode(batch["pose"])).mean())
             err_px = float((out.joints_2d.float() - batch["joints"]).norm(dim=-1).mean()) * half_side
-        return loss_2d + loss_3d, {"loss_2d": loss_2d.item(), "loss_3d": loss_3d.item(), "train_mpjpe_mm": err,
-                                   "train_2d_px": err_px}
+        return loss_2d + loss_3d, {"loss_2d": loss_2d.item(), f"loss_{'3d' if output == 'pose' else output}": loss_3d.item(),
+                                   "train_mpjpe_mm": err, "train_2d_px": err_px}
 
-    return Stage(spec.name, spec.kind, model, list(model.parameters()), loss, pose_validation(ctx))
+    return loss
+
+
+def heatmap_stage(ctx: "Context", spec: StageSpec) -> Stage:
+    cfg = ctx.config
+    net = HeatmapPoseNet(cfg.prior.input_dim, cfg.heatmap)
+    start_lifter(ctx, net.lifter)  # from lifter.pt (stage lifter) when the folder has it and this stage starts afresh
+    model = ctx.device.prepare(net)
+    return Stage(spec.name, spec.kind, model, list(model.parameters()),
+                 heatmap_loss(ctx, spec, lambda b: b["pose"], "pose"), pose_validation(ctx))
+
+
+# -- the structured 2D-evidence model: the paper's structure on top of 2D evidence ----------------
+
+
+def hmlatent_stage(ctx: "Context", spec: StageSpec) -> Stage:
+    """As (b), for the 2D-evidence model: heatmaps -> 2D joints -> lifter -> the prior's latent code
+    of each training pose (the prior frozen; L1 on the 2D joints as in stage heatmap)."""
+    prior, _, _ = load_model(ctx.checkpoint("prior"), kinds=("prior",))
+    model = ctx.device.prepare(HeatmapPoseNet(ctx.config.prior.input_dim, ctx.config.heatmap, prior=prior))
+    for p in model.decoder.parameters():
+        p.requires_grad_(False)
+
+    @torch.no_grad()
+    def code(batch: Batch) -> torch.Tensor:
+        return model.decoder.encode(batch["pose"])
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    return Stage(spec.name, spec.kind, model, params, heatmap_loss(ctx, spec, code, "code"), pose_validation(ctx))
+
+
+def hmfinetune_stage(ctx: "Context", spec: StageSpec) -> Stage:
+    """As (c), for the 2D-evidence model: heatmap net, lifter and the prior's decoder end to end on
+    the 3D pose (the prior's encoder takes no part)."""
+    model, _, _ = load_model(ctx.checkpoint("hmlatent"), kinds=("heatmap_prior",))
+    model = ctx.device.prepare(model.train())
+    for n, p in model.named_parameters():
+        p.requires_grad_(not n.startswith("decoder.encoder"))
+    params = [p for p in model.parameters() if p.requires_grad]
+    return Stage(spec.name, spec.kind, model, params, heatmap_loss(ctx, spec, lambda b: b["pose"], "pose"),
+                 pose_validation(ctx))

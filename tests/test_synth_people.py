@@ -134,3 +134,20 @@ def test_every_person_has_labels_and_person_0_matches_its_own(people):
     inside = (uv[..., 0] >= box[..., 0] - 1) & (uv[..., 0] <= box[..., 2] + 1) & (uv[..., 1] >= box[..., 1] - 1) \
         & (uv[..., 1] <= box[..., 3] + 1)
     assert inside[vis].all() and vis[:, 1:].any()
+
+
+def test_plain_clothes_are_the_same_people_without_patterns():
+    from pose3d.synth.people import PATTERNS, pattern_probability
+
+    assert pattern_probability(0.0) == (1.0, 0.0, 0.0, 0.0) and len(pattern_probability()) == len(PATTERNS)
+    np.testing.assert_allclose(pattern_probability(0.5), (0.5, 0.25, 0.15, 0.1))  # the default before the setting
+    patterned = SyntheticPoses(SynthConfig(split="train", seed=2, bodies="anny"))
+    plain = SyntheticPoses(SynthConfig(split="train", seed=2, bodies="anny", garment_patterns=0.0))
+    a, b = patterned.render_batch(range(12)), plain.render_batch(range(12))
+    # The same draws: poses, cameras and boxes agree; only the clothes' second colours are gone.
+    for key in ("pose_cam", "joints_2d", "box"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    differs = np.abs(a["image"].astype(int) - b["image"].astype(int)).reshape(12, -1).max(axis=1) > 0
+    assert 0 < differs.sum() < 12  # some people wear a pattern by default, not everyone
+    with pytest.raises(ValueError, match="garment_patterns"):
+        SynthConfig(bodies="anny", garment_patterns=1.5)

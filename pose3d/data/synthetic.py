@@ -37,7 +37,7 @@ from pose3d.synth.body import sample_appearances
 from pose3d.synth.cameras import ViewSpec, h36m_rigs, sample_cameras
 from pose3d.synth.draws import Draws
 from pose3d.body.anny import pose_bodies, rest_bone_heads_mm, rest_corrections
-from pose3d.synth.people import add_hair_volume, rest_leg_length_mm, sample_mesh_looks, shapes_of
+from pose3d.synth.people import PATTERNED, add_hair_volume, rest_leg_length_mm, sample_mesh_looks, shapes_of
 from pose3d.synth.render import MIN_DEPTH_MM, Rendered, render
 from pose3d.synth.render_mesh import MeshPeople, RenderedPeople, render_people
 from pose3d.synth.scene import BackgroundPhotos, SceneSpec, TexturePhotos, sample_rooms
@@ -68,12 +68,15 @@ class SynthConfig:
     people_probability: tuple[float, ...] = (0.45, 0.3, 0.15, 0.1)  # 1, 2, 3, 4 people (anny)
     room_probability: float = 0.4  # anny: a room (floor, walls, ceiling) instead of the scene's background
     texture_dir: str | None = None  # anny: texture photos for the rooms' surfaces (gather-photos .../textures)
+    garment_patterns: float = PATTERNED  # anny: share of tops and bottoms with stripes, a print or colour blocks
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose from {SPLITS}")
         if self.bodies not in BODIES:
             raise ValueError(f"bodies must be one of {BODIES}, got {self.bodies!r}")
+        if not 0.0 <= self.garment_patterns <= 1.0:
+            raise ValueError(f"garment_patterns is a share, 0..1, got {self.garment_patterns!r}")
 
 
 class SyntheticPoses:
@@ -278,7 +281,7 @@ class SyntheticPoses:
             where = draws.uniform(-1000.0, 1000.0, n=2)
             angle, dist = draws.uniform(0.0, 2.0 * np.pi), draws.uniform(600.0, 2500.0)
             on = p < count  # (B,) who is in the scene: only they are posed and coloured
-            looks = sample_mesh_looks(draws, body, on)
+            looks = sample_mesh_looks(draws, body, on, self.config.garment_patterns)
             if p > 0:  # neighbours stand around person 0
                 where = centre + dist[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=-1)
             else:

@@ -36,7 +36,13 @@ from pose3d.synth.draws import Draws
 from pose3d.synth.mesh_raster import vertex_normals
 
 PATTERNS = ("plain", "stripes", "print", "blocks")
-PATTERN_PROBABILITY = (0.5, 0.25, 0.15, 0.1)
+PATTERNED = 0.5  # the default share of tops and bottoms with a pattern
+PATTERN_SHARES = (0.5, 0.3, 0.2)  # stripes, print, blocks among the patterned ones
+
+
+def pattern_probability(patterned: float = PATTERNED) -> tuple[float, ...]:
+    """The probability of each of ``PATTERNS`` when a share ``patterned`` (0..1) of garments has one."""
+    return (1.0 - patterned, *(patterned * s for s in PATTERN_SHARES))
 HAIR_STYLES = ("bald", "short", "medium", "long")
 HAIR_PROBABILITY = (0.08, 0.42, 0.25, 0.25)
 HAIR_THICKNESS_MM = {"bald": 0.0, "short": 6.0, "medium": 18.0, "long": 22.0}
@@ -109,10 +115,12 @@ def _parts(body: AnnyBody) -> _BodyParts:
     return _PARTS[body.path]
 
 
-def sample_mesh_looks(draws: Draws, body: AnnyBody, active: np.ndarray | None = None) -> MeshLooks:
+def sample_mesh_looks(draws: Draws, body: AnnyBody, active: np.ndarray | None = None,
+                      patterned: float = PATTERNED) -> MeshLooks:
     """One body and one outfit per sample. Every sample's draws are taken (so a sample's looks do
     not depend on the others), but the per-vertex colours are computed only where ``active`` (B,)
-    (the people who will be drawn); the others stay black."""
+    (the people who will be drawn); the others stay black. ``patterned``: the share of tops and
+    bottoms with a pattern; it changes no other draw (0 gives the same people in plain clothes)."""
     B = draws.batch
     act = np.ones(B, bool) if active is None else np.asarray(active, bool)
     parts = _parts(body)
@@ -144,7 +152,7 @@ def sample_mesh_looks(draws: Draws, body: AnnyBody, active: np.ndarray | None = 
     # Patterns of the top and the bottom: kind, second colour, stripe frequency and phase each.
     patterns = []
     for _ in range(2):
-        patterns += [draws.choice(PATTERN_PROBABILITY)[:, None], clothing_colours(draws),
+        patterns += [draws.choice(pattern_probability(patterned))[:, None], clothing_colours(draws),
                      draws.uniform(2.0, 6.0)[:, None], draws.uniform(0.0, 1.0)[:, None]]
     # Per person: skin (3), top, bottom, shoes, hair colours (3 each), the edges and the hair, then
     # the two garments' patterns (6 each).

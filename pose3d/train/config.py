@@ -66,6 +66,7 @@ class TrainConfig:
     bodies: str = "capsules"  # synthetic people: "capsules" (mannequins) or "anny" (skinned, clothed, 1-4 per scene)
     backgrounds: str | None = None  # a folder of background photos (pose3d-synth gather-photos OUT/backgrounds)
     textures: str | None = None  # anny: texture photos for rooms (gather-photos OUT/textures)
+    garment_patterns: float = 0.5  # anny: share of tops and bottoms with stripes, a print or colour blocks; 0: plain
     # What crop the model takes (crop size, input size, margin, normalisation): saved in every
     # checkpoint, carried verbatim into the ONNX metadata, read back by the runtime (pose3d.contract).
     input: InputContract = field(default_factory=InputContract)
@@ -127,7 +128,7 @@ RANGES: dict[str, tuple[float, bool, float | None]] = {
     "negative_probability": (0, False, 1), "min_joints": (1, False, 17), "min_box_px": (0, False, None),
     "lifter_val_samples": (1, False, None), "max_sigma": (0, False, None), "outlier_fraction": (0, False, 1),
     "outlier_sigma": (0, False, None), "confidence_base": (0, False, 1), "confidence_slope": (0, False, None),
-    "confidence_jitter": (0, False, 1), "outlier_confidence": (0, False, 1),
+    "confidence_jitter": (0, False, 1), "outlier_confidence": (0, False, 1), "garment_patterns": (0, False, 1),
 }
 
 

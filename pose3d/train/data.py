@@ -171,14 +171,16 @@ class SyntheticTraining(TrainingData):
             cfg = self.config
             self._train = SyntheticPoses(SynthConfig(split="train", seed=cfg.seed, crop=self.contract.crop_spec(),
                                                      bodies=cfg.bodies, background_dir=cfg.backgrounds,
-                                                     texture_dir=cfg.textures), bank=self.bank)
+                                                     texture_dir=cfg.textures, garment_patterns=cfg.garment_patterns),
+                                         bank=self.bank)
         return self._train
 
     def val_dataset(self) -> SyntheticPoses:
         """The val split; its first ``val_samples`` crops are the fixed validation set."""
         cfg = self.config
         return SyntheticPoses(SynthConfig(split="val", seed=cfg.seed, length=cfg.val_samples,
-                                          crop=self.contract.crop_spec(), bodies=cfg.bodies), bank=self.bank)
+                                          crop=self.contract.crop_spec(), bodies=cfg.bodies,
+                                          garment_patterns=cfg.garment_patterns), bank=self.bank)
 
     def _indices(self, step: int, batch_size: int, offset: int, size: int) -> range:
         first = step * batch_size + offset
@@ -226,7 +228,7 @@ class SyntheticTraining(TrainingData):
 
         cfg = self.config
         synth = SynthConfig(split=split, seed=cfg.seed, length=length, background_dir=cfg.backgrounds,
-                            texture_dir=cfg.textures)
+                            texture_dir=cfg.textures, garment_patterns=cfg.garment_patterns)
         return DetectorFrames(synth, cfg.detector.input_size, cfg.detector_frames, bank=self.bank)
 
 

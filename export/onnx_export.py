@@ -35,7 +35,7 @@ from pose3d.skeleton import H36M17
 from pose3d.train.checkpoint import HEATMAP_KINDS, POSE_KINDS, load_model
 from pose3d_export.fold import inference_net
 from pose3d_export.quantize import (DEFAULT_CALIBRATION, INT8_TOLERANCE_MM, INT8_TOLERANCE_PX, PRECISION_KEY,
-                                    calibration_crops, quantize_int8, rendered_crops)
+                                    calibration_crops, copy_metadata, quantize_int8, rendered_crops)
 
 OPSET = 17
 TOLERANCE_PERSON = 1e-3  # person probability, fp32 graph against PyTorch
@@ -220,10 +220,8 @@ def _fp16(path: Path) -> Path:
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     out = path.with_suffix(".fp16.onnx")
-    model = onnx.load(str(path))
     # Keep the graph's inputs and outputs float32: callers need not change.
-    half = convert_float_to_float16(model, keep_io_types=True)
-    onnx.helper.set_model_props(half, {p.key: p.value for p in model.metadata_props} | {PRECISION_KEY: "fp16"})
-    onnx.save(half, str(out))
+    onnx.save(convert_float_to_float16(onnx.load(str(path)), keep_io_types=True), str(out))
+    copy_metadata(path, out, {PRECISION_KEY: "fp16"})
     return out
 

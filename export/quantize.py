@@ -122,7 +122,7 @@ def quantize_int8(fp32: str | Path, out: str | Path, calibration: np.ndarray, ta
             )
     finally:
         root.setLevel(level)
-    _copy_metadata(fp32, out, {PRECISION_KEY: precision_label(tail, len(calibration))})
+    copy_metadata(fp32, out, {PRECISION_KEY: precision_label(tail, len(calibration))})
     return out
 
 
@@ -134,7 +134,7 @@ def precision_label(tail: str, crops: int) -> str:
             f"percentile of {crops} rendered calibration crops)")
 
 
-def _copy_metadata(src: Path, dst: Path, extra: dict[str, str]) -> None:
+def copy_metadata(src: Path, dst: Path, extra: dict[str, str]) -> None:
     """The metadata of ``src`` (input contract, outputs, config...) plus ``extra``, into ``dst``."""
     import onnx
 

@@ -53,6 +53,9 @@ def test_export_verifies_and_writes_metadata_and_variants(trained, tmp_path):
     meta = {p.key: p.value for p in graph.metadata_props}
     assert json.loads(meta["joint_names"])[0] == "Hip" and json.loads(meta["input_contract"])["input_size"] == 112
     assert json.loads(meta["training_config"])["cnn"]["channels"] == [4, 8, 8]
+    # The variants keep the metadata and say their precision.
+    half = {p.key: p.value for p in onnx.load(str(tmp_path / "model.fp16.onnx")).metadata_props}
+    assert half["precision"] == "fp16" and half["input_contract"] == meta["input_contract"]
     for path in (out, tmp_path / "model.fp16.onnx", tmp_path / "model.int8.onnx"):
         sess = _session(path)
         x = np.random.default_rng(1).normal(size=(3, 3, 112, 112)).astype(np.float32)  # dynamic batch

@@ -175,10 +175,11 @@ class SyntheticTraining(TrainingData):
                                          bank=self.bank)
         return self._train
 
-    def val_dataset(self) -> SyntheticPoses:
-        """The val split; its first ``val_samples`` crops are the fixed validation set."""
+    def val_dataset(self, length: int | None = None) -> SyntheticPoses:
+        """The first ``length`` (default ``val_samples``) samples of the val split; its first
+        ``val_samples`` crops are the fixed validation set."""
         cfg = self.config
-        return SyntheticPoses(SynthConfig(split="val", seed=cfg.seed, length=cfg.val_samples,
+        return SyntheticPoses(SynthConfig(split="val", seed=cfg.seed, length=length or cfg.val_samples,
                                           crop=self.contract.crop_spec(), bodies=cfg.bodies,
                                           garment_patterns=cfg.garment_patterns), bank=self.bank)
 
@@ -196,10 +197,7 @@ class SyntheticTraining(TrainingData):
     def val_labels(self, count: int) -> dict[str, torch.Tensor]:
         """The first ``count`` samples of the val split (their first ``val_samples`` are the crops of
         ``val_samples()``)."""
-        cfg = self.config
-        val = SyntheticPoses(SynthConfig(split="val", seed=cfg.seed, length=count, crop=self.contract.crop_spec(),
-                                         bodies=cfg.bodies), bank=self.bank)
-        return self._label_tensors(val.label_batch(range(count)))
+        return self._label_tensors(self.val_dataset(count).label_batch(range(count)))
 
     def backgrounds(self, step: int, batch_size: int, offset: int, size: int) -> torch.Tensor:
         batch = self.train.render_background_batch(self._indices(step, batch_size, offset, size))

@@ -12,10 +12,7 @@
 set -u
 T0=$(date +%s); LIMIT=${1:-420}
 OUT=${OUT:-/tmp/devout}; mkdir -p "$OUT"; R=${RUNS:-/tmp/abl}; D=${DEVRUN:-.devrun}; W=${WORKERS:-4}
-export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 NUMBA_THREADING_LAYER=forksafe
-mkdir -p /tmp/site; python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$D"/whl/*.whl 2>/dev/null
-ln -sfn "$PWD/runtime" /tmp/site/pose3d_runtime; ln -sfn "$PWD/export" /tmp/site/pose3d_export
-export PYTHONPATH=/tmp/site:$PWD
+source tools/gpu/setup.sh; mkdir -p "$R"
 COMMON=(--quiet --set bodies=anny --set input.crop_size=128 --set input.input_size=128 --set val_samples=200
         --set "backgrounds=$D/photos/backgrounds" --set "textures=$D/photos/textures" --set "workers=$W")
 train() {  # train OUT STAGE STEPS [--set ...]: one stage, validated and checkpointed at its end
@@ -34,32 +31,22 @@ arm() {  # arm NAME: its stages in order; a stage cut by the limit ends the arm
   echo "arm $1 ended (exit $?) after $(( $(date +%s) - T0 )) s"
 }
 nvidia-smi --query-gpu=name,memory.used --format=csv,noheader
-for a in paper direct heatmap hmprior; do arm $a >"$R.$a.log" 2>&1 & done
+for a in paper direct heatmap hmprior; do arm $a >"$R/$a.log" 2>&1 & done
 wait
-echo "training ended after $(( $(date +%s) - T0 )) s"; cat "$R".*.log | grep -v "^$" | tail -n 40
+echo "training ended after $(( $(date +%s) - T0 )) s"; cat "$R"/*.log | grep -v "^$" | tail -n 40
 ev() {  # ev NAME CHECKPOINT: synthetic test (1,000 anny crops) and the realval pack
-  OMP_NUM_THREADS=4 python3 -c "from pose3d.cli.eval import main; main()" "$2" --samples "${SAMPLES:-1000}" --bodies anny -o "$R/ev/$1" >"$R/ev.$1.test.log" 2>&1
-  OMP_NUM_THREADS=4 python3 -c "from pose3d.cli.eval import main; main()" "$2" --real "$D/realval" -o "$R/ev/$1.real" >"$R/ev.$1.real.log" 2>&1
+  OMP_NUM_THREADS=4 python3 -m pose3d.cli.eval "$2" --samples "${SAMPLES:-1000}" --bodies anny -o "$R/ev/$1" >"$R/ev.$1.test.log" 2>&1
+  OMP_NUM_THREADS=4 python3 -m pose3d.cli.eval "$2" --real "$D/realval" -o "$R/ev/$1.real" >"$R/ev.$1.real.log" 2>&1
 }
 mkdir -p "$R/ev"
 ev paper "$R/paper/finetune.pt" & ev latent "$R/paper/latent.pt" & ev direct "$R/direct/direct.pt" &
 ev heatmap "$R/heatmap/heatmap.pt" & ev hmprior "$R/hmprior/hmfinetune.pt" & ev hmlatent "$R/hmprior/hmlatent.pt" &
-OMP_NUM_THREADS=2 python3 -c "from pose3d.cli.eval import main; main()" --real "$D/realval" -o "$R/ev/shipped.real" >"$R/ev.shipped.log" 2>&1 &
+OMP_NUM_THREADS=2 python3 -m pose3d.cli.eval --real "$D/realval" -o "$R/ev/shipped.real" >"$R/ev.shipped.log" 2>&1 &
 wait
 echo "scored after $(( $(date +%s) - T0 )) s"
 # Back: one archive of logs and tables, and the 2D-evidence arms' weights in fp16, in parts of 15 MiB.
-python3 - "$R" <<'P'
-import sys, torch
-from pathlib import Path
-r = Path(sys.argv[1])
-for name, stage in (("heatmap", "heatmap"), ("hmprior", "hmfinetune")):
-    p = r / name / f"{stage}.pt"
-    if p.is_file():
-        ck = torch.load(p, map_location="cpu", weights_only=True)
-        ck["model"] = {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()}
-        ck.pop("optimizer", None)
-        torch.save(ck, r / f"{name}.fp16.pt")
-P
+python3 tools/gpu/half.py "$R/heatmap/heatmap.pt" "$R/heatmap.fp16.pt"
+python3 tools/gpu/half.py "$R/hmprior/hmfinetune.pt" "$R/hmprior.fp16.pt"
 cd "$R" && tar czf "$OUT/abl.tgz" ./*.log ev ./*.fp16.pt paper/log.jsonl direct/log.jsonl heatmap/log.jsonl hmprior/log.jsonl 2>/dev/null
 cd "$OUT" && split -b 15m abl.tgz abl.tgz.part- && rm abl.tgz && ls -la "$OUT"
 grep -h "| model\b\|^| model" "$R"/ev/*/*.md 2>/dev/null | head -n 30

@@ -3,10 +3,7 @@
 set -u
 T0=$(date +%s); LIMIT=${1:-95}; STEPS=${2:-6000}
 OUT=${OUT:-/tmp/devout}; mkdir -p "$OUT"; RUN=${RUN:-/tmp/gpurun}
-export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
-mkdir -p /tmp/site; python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site ${WHEELS:-.devrun/whl}/*.whl 2>/dev/null
-ln -sfn "$PWD/runtime" /tmp/site/pose3d_runtime; ln -sfn "$PWD/export" /tmp/site/pose3d_export
-export PYTHONPATH=/tmp/site:$PWD
+source tools/gpu/setup.sh
 timeout "$LIMIT" python3 -m pose3d.cli.train --stage heatmap --out "$RUN" --quiet --set bodies=anny \
   --set input.crop_size=128 --set input.input_size=128 --set backgrounds=${PHOTOS:-.devrun/photos}/backgrounds \
   --set textures=${PHOTOS:-.devrun/photos}/textures --set heatmap_stage.steps="$STEPS" --set heatmap_stage.val_every=3000 \

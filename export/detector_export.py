@@ -1,19 +1,22 @@
 """Write a person-detector checkpoint as ONNX, with its metadata, verified against PyTorch.
 
-The contract the runtime reads (opset 17, dynamic batch):
-- input ``frame`` (B, 3, S, S) float32 RGB, ``(pixel / 255 - mean) / std``: the whole camera frame
-  letterboxed into the square by ``pose3d.crop.box_to_affine(frame_box(W, H), S)``, pixels outside
-  the frame 0 after normalisation;
-- outputs at stride 4, ``centre`` (B, 1, S/4, S/4) the probability that a person's box centre falls
-  in the cell, ``size`` (B, 2, S/4, S/4) the box's width and height in input pixels, ``offset``
-  (B, 2, S/4, S/4) the centre inside its cell in cells (0..1): centre x = 4 * (i + offset_x) - 0.5
+The contract the runtime reads (opset 17, dynamic batch, height and width):
+- input ``frame`` (B, 3, h, w) float32 RGB, ``(pixel / 255 - mean) / std``: the whole camera frame
+  scaled to fit, aspect kept, centred (``pose3d.crop.letterbox_affine``), pixels outside the frame 0
+  after normalisation. Trained on S x S squares, the network is fully convolutional: the runtime
+  feeds a frame at its own aspect, ``pose3d.crop.fit_shape(W, H, S, input_multiple)``;
+- outputs at stride 4, ``centre`` (B, 1, h/4, w/4) the probability that a person's box centre falls
+  in the cell, ``size`` (B, 2, h/4, w/4) the box's width and height in input pixels, ``offset``
+  (B, 2, h/4, w/4) the centre inside its cell in cells (0..1): centre x = 4 * (i + offset_x) - 0.5
   for column i, y alike with rows (``pose3d.models.detector``);
-- metadata ``pose3d_detector`` (JSON: format, input size, stride, normalisation, letterbox, box, the
-  recommended score threshold: the best-F1 one of the last validation, ``recommended_threshold``), ``pose3d_version``, ``source_checkpoint``, ``step``, ``metrics`` and
+- metadata ``pose3d_detector`` (JSON: format, input size S, input multiple, stride, normalisation,
+  letterbox, box, the recommended score threshold: the best-F1 one of the last validation,
+  ``recommended_threshold``), ``pose3d_version``, ``source_checkpoint``, ``step``, ``metrics`` and
   ``training_config`` (JSON).
 
 Verification renders synthetic detector frames of the test split, runs the PyTorch model and the
-ONNX file (onnxruntime, CPU) and fails past a tolerance on any output.
+ONNX file (onnxruntime, CPU) on them and on a non-square cut of them, and fails past a tolerance on
+any output.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pose3d import __version__
 from pose3d.data.frames import DetectorFrames
 from pose3d.data.synthetic import SynthConfig
 from pose3d.models.codec import ImageCodec
-from pose3d.models.detector import STRIDE, DetectorConfig, DetectorOutputs
+from pose3d.models.detector import STRIDE, DetectorConfig, DetectorOutputs, input_multiple
 from pose3d.train.checkpoint import load_model
 from pose3d_export.onnx_export import OPSET, VerificationError, _config_dict, _session
 
@@ -62,8 +65,9 @@ def recommended_threshold(info: dict[str, Any], config: DetectorConfig) -> float
 def detector_metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any],
                       config: DetectorConfig) -> dict[str, str]:
     codec = ImageCodec()
-    contract = {"format": FORMAT, "input_size": config.input_size, "stride": STRIDE, "mean": list(codec.mean),
-                "std": list(codec.std), "letterbox": "pose3d.crop.frame_box",
+    contract = {"format": FORMAT, "input_size": config.input_size, "input_multiple": input_multiple(config),
+                "stride": STRIDE, "mean": list(codec.mean), "std": list(codec.std),
+                "letterbox": "pose3d.crop.letterbox_affine",
                 "box": "the 17 joints' extent in input pixels", "score_threshold": recommended_threshold(info, config)}
     return {
         METADATA_KEY: json.dumps(contract),
@@ -96,17 +100,24 @@ def export_detector(checkpoint: str | Path, output: str | Path, samples: int = 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(net, (torch.zeros(1, 3, S, S),), str(output), input_names=[INPUT], output_names=list(OUTPUTS),
-                          dynamic_axes={n: {0: "batch"} for n in (INPUT, *OUTPUTS)}, opset_version=OPSET, dynamo=False)
+                          dynamic_axes={n: {0: "batch", 2: "height", 3: "width"} for n in (INPUT, *OUTPUTS)},
+                          opset_version=OPSET, dynamo=False)
     graph = onnx.load(str(output))
     onnx.helper.set_model_props(graph, detector_metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), det))
     onnx.save(graph, str(output))
 
     frames = DetectorFrames(SynthConfig(split="test", seed=config.seed, length=samples), S, config.detector_frames)
-    x = ImageCodec().encode(torch.from_numpy(frames.render_batch(range(samples))["image"]))
-    with torch.no_grad():
-        reference = [o.numpy() for o in net(x)]
-    got = _session(output).run(list(OUTPUTS), {INPUT: x.numpy()})
-    errors = {n: float(np.abs(g - r).max()) for n, g, r in zip(OUTPUTS, got, reference)}
+    square = ImageCodec().encode(torch.from_numpy(frames.render_batch(range(samples))["image"]))
+    m = input_multiple(det)
+    wide = square[..., : max(m, (S // 2) // m * m), :]  # a landscape cut: the graph takes any multiple of m
+    session = _session(output)
+    errors = {n: 0.0 for n in OUTPUTS}
+    for x in (square, wide):
+        with torch.no_grad():
+            reference = [o.numpy() for o in net(x)]
+        got = session.run(list(OUTPUTS), {INPUT: x.numpy()})
+        for n, g, r in zip(OUTPUTS, got, reference):
+            errors[n] = max(errors[n], float(np.abs(g - r).max()) if g.shape == r.shape else float("inf"))
     bad = {n: e for n, e in errors.items() if not e <= TOLERANCE[n]}
     if bad:
         raise VerificationError(f"{output}: ONNX differs from PyTorch on {samples} rendered frames: " + ", ".join(

@@ -113,3 +113,26 @@ def frame_box(width: int, height: int) -> np.ndarray:
     edges are the frame's pixel edges (-0.5 and W - 0.5) along the longer side. ``box_to_affine`` of it
     letterboxes the frame into a square (the person detector's input)."""
     return np.array([(width - 1) / 2.0, (height - 1) / 2.0, float(max(width, height))])
+
+
+def fit_shape(width: int, height: int, size: int, multiple: int) -> tuple[int, int]:
+    """The (out_width, out_height) a fully convolutional network takes a ``width`` x ``height`` frame
+    at: about ``size`` x ``size`` pixels in all, the frame's aspect kept, each side a multiple of
+    ``multiple`` (at least one; at most 4 x ``size``). A 16:9 frame at size 256, multiple 32 becomes
+    352 x 192: people 1.33 x larger than in the 256 x 256 square letterbox, for as many pixels."""
+    scale = size / np.sqrt(float(width) * float(height))
+    limit = 4 * size
+
+    def side(n: float) -> int:
+        return int(min(max(round(n * scale / multiple), 1) * multiple, limit - limit % multiple or multiple))
+
+    return side(width), side(height)
+
+
+def letterbox_affine(width: int, height: int, out_width: int, out_height: int) -> np.ndarray:
+    """(2, 3) affine from a ``width`` x ``height`` frame onto an ``out_width`` x ``out_height`` image:
+    the frame scaled to fit, aspect kept, centred (pixel centres at integers in both). For a square
+    output it equals ``box_to_affine(frame_box(width, height), out)``."""
+    s = min(out_width / width, out_height / height)
+    return np.array([[s, 0.0, 0.5 * (out_width - 1) - s * 0.5 * (width - 1)],
+                     [0.0, s, 0.5 * (out_height - 1) - s * 0.5 * (height - 1)]])

@@ -2,14 +2,17 @@
 
 The file's contract (metadata key ``pose3d_detector``, JSON, ``format`` 1):
 
-- input ``frame``: (B, 3, S, S) float32 RGB, ``(pixel / 255 - mean) / std``; the whole frame
-  letterboxed into the square by ``pose3d.crop.box_to_affine(pose3d.crop.frame_box(W, H), S)``,
-  pixels outside the frame 0 after normalisation (``letterbox_affine``, ``preprocess``: the
-  runtime's fused crop kernel with a border of ``255 * mean``);
-- outputs, on a grid of stride 4 (S/4 cells a side): ``centre`` (B, 1, S/4, S/4), the probability
-  that a person's box centre falls in the cell; ``size`` (B, 2, S/4, S/4), the box's width and height
-  in input pixels; ``offset`` (B, 2, S/4, S/4), the centre inside its cell in cells (0..1): the centre
-  of column i is at input pixel ``stride * (i + offset_x) - 0.5`` (rows likewise);
+- input ``frame``: (B, 3, h, w) float32 RGB, ``(pixel / 255 - mean) / std``; the whole frame
+  scaled to fit, aspect kept, centred (``pose3d.crop.letterbox_affine``), pixels outside the frame 0
+  after normalisation (``letterbox_affine``, ``preprocess``: the runtime's fused crop kernel with a
+  border of ``255 * mean``). Where the file's input height and width are free and its metadata
+  gives ``input_multiple``, (w, h) is ``pose3d.crop.fit_shape(W, H, S, input_multiple)``: the
+  frame's own aspect in about S x S pixels (a 16:9 frame at S = 256: 352 x 192); otherwise the
+  S x S square (a 16:9 frame then fills 256 x 144 of it, people 0.75 x as large);
+- outputs, on a grid of stride 4 (h/4 x w/4 cells): ``centre`` (B, 1, h/4, w/4), the probability
+  that a person's box centre falls in the cell; ``size`` (B, 2, h/4, w/4), the box's width and
+  height in input pixels; ``offset`` (B, 2, h/4, w/4), the centre inside its cell in cells (0..1):
+  the centre of column i is at input pixel ``stride * (i + offset_x) - 0.5`` (rows likewise);
 - the box is the extent of the person's 17 joints (x0, y0, x1, y1); the pose crop around it is the
   square ``pose3d.crop.square_box`` makes of its corners, with the pose model's margin.
 
@@ -28,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pose3d.crop import apply_affine, box_to_affine, frame_box, invert_affine, square_box
+from pose3d.crop import apply_affine, fit_shape, invert_affine, letterbox_affine, square_box
 from pose3d.detection import MAX_PEOPLE, SUPPRESS_IOU, decode, local_peaks, suppress  # noqa: F401 - re-exported
 from pose3d_runtime.model import ModelError, open_session, sha256
 from pose3d_runtime.preprocess import crop_normalise
@@ -70,6 +73,7 @@ class DetectorInfo:
     model_id: str
     version: str
     metrics: dict[str, Any]
+    input_multiple: int | None = None  # the sides an any-shape input takes are multiples of this
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str], path: Path) -> "DetectorInfo":
@@ -88,11 +92,13 @@ class DetectorInfo:
             info = cls(input_size=int(spec["input_size"]), stride=int(spec["stride"]),
                        mean=tuple(float(v) for v in spec["mean"]), std=tuple(float(v) for v in spec["std"]),
                        score_threshold=float(spec["score_threshold"]), model_id=f"{path.name}:{sha256(path)[:12]}",
-                       version=meta.get("pose3d_version", "?"), metrics=json.loads(meta.get("metrics", "{}")))
+                       version=meta.get("pose3d_version", "?"), metrics=json.loads(meta.get("metrics", "{}")),
+                       input_multiple=int(spec["input_multiple"]) if "input_multiple" in spec else None)
         except (KeyError, ValueError, TypeError) as e:
             raise ModelError(f"{path}: malformed '{METADATA_KEY}' metadata ({type(e).__name__}: {e})") from None
         if (len(info.mean) != 3 or len(info.std) != 3 or min(info.std) <= 0 or info.stride <= 0
-                or info.input_size <= 0 or info.input_size % info.stride):
+                or info.input_size <= 0 or info.input_size % info.stride
+                or (info.input_multiple is not None and (info.input_multiple <= 0 or info.input_multiple % info.stride))):
             raise ModelError(f"{path}: inconsistent '{METADATA_KEY}' metadata: {spec}")
         return info
 
@@ -133,21 +139,34 @@ class PersonDetector:
             raise ModelError(f"{self.path}: a detector takes 'frame' and gives {', '.join(OUTPUTS)}; "
                              f"this file takes {inputs} and gives {outputs}")
         self._border = tuple(255.0 * m for m in self.info.mean)  # normalises to 0
+        free = not all(isinstance(d, int) for d in self.session.get_inputs()[0].shape[2:])
+        # Frames at their own aspect where the graph takes any height and width and says their multiple.
+        self.any_shape = free and self.info.input_multiple is not None
 
     def describe(self) -> str:
         return f"{self.info.model_id} on {self.provider.replace('ExecutionProvider', '')}"
 
-    def letterbox_affine(self, shape: tuple[int, ...]) -> np.ndarray:
-        """(2, 3) affine from frame pixels onto the detector's square input."""
+    def input_shape(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """(rows, columns) of the network input for a frame of ``shape`` (H, W, ...)."""
         H, W = shape[:2]
-        return box_to_affine(frame_box(W, H), self.info.input_size)
+        S = self.info.input_size
+        if not self.any_shape:
+            return S, S
+        w, h = fit_shape(W, H, S, self.info.input_multiple)
+        return h, w
+
+    def letterbox_affine(self, shape: tuple[int, ...]) -> np.ndarray:
+        """(2, 3) affine from frame pixels onto the detector's input."""
+        H, W = shape[:2]
+        rows, cols = self.input_shape(shape)
+        return letterbox_affine(W, H, cols, rows)
 
     def preprocess(self, frame: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint8 BGR frame -> (1, 3, S, S) float32 network input."""
+        """(H, W, 3) uint8 BGR frame -> (1, 3, h, w) float32 network input (``input_shape``)."""
         check_frame(frame)
         I = self.info
-        return crop_normalise(frame, self.letterbox_affine(frame.shape)[None], I.input_size, I.mean, I.std,
-                              bgr=True, border=self._border)
+        return crop_normalise(frame, self.letterbox_affine(frame.shape)[None], self.input_shape(frame.shape),
+                              I.mean, I.std, bgr=True, border=self._border)
 
     def __call__(self, frame: np.ndarray, min_score: float | None = None,
                  max_people: int = MAX_PEOPLE) -> list[Detection]:

@@ -42,16 +42,16 @@ def _crop_normalise(frame, affines, out, scale, offset, border, bgr):
     taps of every row and column computed once; output rows run in parallel. Output pixel i maps
     back to frame position (i - t) / s."""
     H, W = frame.shape[0], frame.shape[1]
-    B, S = out.shape[0], out.shape[2]
-    xs = np.empty((B, S), np.int64)
+    B, S, T = out.shape[0], out.shape[2], out.shape[3]  # rows, columns
+    xs = np.empty((B, T), np.int64)
     ys = np.empty((B, S), np.int64)
-    fxs = np.empty((B, S), np.float32)
+    fxs = np.empty((B, T), np.float32)
     fys = np.empty((B, S), np.float32)
-    vx = np.empty((B, S), np.int64)
+    vx = np.empty((B, T), np.int64)
     vy = np.empty((B, S), np.int64)
     x_inside = np.empty(B, np.bool_)  # every column's two taps inside the frame
     for b in range(B):
-        _taps(S, 1.0 / affines[b, 0, 0], -affines[b, 0, 2] / affines[b, 0, 0], W, xs[b], fxs[b], vx[b])
+        _taps(T, 1.0 / affines[b, 0, 0], -affines[b, 0, 2] / affines[b, 0, 0], W, xs[b], fxs[b], vx[b])
         _taps(S, 1.0 / affines[b, 1, 1], -affines[b, 1, 2] / affines[b, 1, 1], H, ys[b], fys[b], vy[b])
         x_inside[b] = (vx[b] == 3).all()
     for row in numba.prange(B * S):
@@ -63,13 +63,13 @@ def _crop_normalise(frame, affines, out, scale, offset, border, bgr):
             for c in range(3):
                 ch = 2 - c if bgr else c
                 dst = out[b, c, y]
-                for x in range(S):
+                for x in range(T):
                     x0, fx = xs[b, x], fxs[b, x]
                     t = top[x0, ch] + fx * (np.float32(top[x0 + 1, ch]) - top[x0, ch])
                     u = bottom[x0, ch] + fx * (np.float32(bottom[x0 + 1, ch]) - bottom[x0, ch])
                     dst[x] = (t + fy * (u - t)) * scale[c] + offset[c]
             continue
-        for x in range(S):
+        for x in range(T):
             x0, fx, okx = xs[b, x], fxs[b, x], vx[b, x]
             w00 = (1 - fx) * (1 - fy)
             w01 = fx * (1 - fy)
@@ -87,21 +87,23 @@ def _crop_normalise(frame, affines, out, scale, offset, border, bgr):
 def crop_normalise(
     frame: np.ndarray,
     affines: np.ndarray,
-    size: int,
+    size: int | tuple[int, int],
     mean: tuple[float, float, float],
     std: tuple[float, float, float],
     bgr: bool = True,
     border: float | tuple[float, float, float] = 0.0,
 ) -> np.ndarray:
     """(H, W, 3) uint8 frame and (B, 2, 3) crop affines (frame pixels -> crop pixels) ->
-    (B, 3, size, size) float32 normalised RGB crops. ``border``: the pixel value (0..255) outside
-    the frame, one for all channels or one per output (RGB) channel."""
+    (B, 3, size, size) float32 normalised RGB crops; a ``size`` of (height, width) gives
+    (B, 3, height, width). ``border``: the pixel value (0..255) outside the frame, one for all
+    channels or one per output (RGB) channel."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 frame, got {frame.shape} {frame.dtype}")
     affines = np.asarray(affines, dtype=np.float64).reshape(-1, 2, 3)
     if (affines[:, 0, 1] != 0).any() or (affines[:, 1, 0] != 0).any():
         raise ValueError("crop_normalise takes axis-aligned crops (scale and shift), as pose3d.crop makes")
-    out = np.empty((affines.shape[0], 3, size, size), dtype=np.float32)
+    rows, cols = (size, size) if np.isscalar(size) else size
+    out = np.empty((affines.shape[0], 3, int(rows), int(cols)), dtype=np.float32)
     std_arr = np.asarray(std, dtype=np.float32)
     scale = (1.0 / (255.0 * std_arr)).astype(np.float32)
     offset = (-np.asarray(mean, dtype=np.float32) / std_arr).astype(np.float32)
@@ -112,18 +114,19 @@ def crop_normalise(
 
 
 def crop_normalise_reference(
-    frame: np.ndarray, affines: np.ndarray, size: int, mean, std, bgr: bool = True,
+    frame: np.ndarray, affines: np.ndarray, size: int | tuple[int, int], mean, std, bgr: bool = True,
     border: float | tuple[float, float, float] = 0.0,
 ) -> np.ndarray:
     """The same with OpenCV and NumPy, one step at a time: the reference the kernel is tested and
     benchmarked against."""
     import cv2
 
+    rows, cols = (size, size) if np.isscalar(size) else size
     out = []
     rgb = np.broadcast_to(np.asarray(border, dtype=np.float64), (3,))
     value = tuple(float(v) for v in (rgb[::-1] if bgr else rgb))  # in the frame's channel order
     for A in np.asarray(affines, dtype=np.float64).reshape(-1, 2, 3):
-        crop = cv2.warpAffine(frame, A, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+        crop = cv2.warpAffine(frame, A, (int(cols), int(rows)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                               borderValue=value)  # uint8: a border value is rounded to a whole level
         if bgr:
             crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)

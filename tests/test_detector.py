@@ -203,7 +203,8 @@ def test_export_round_trip(detector_checkpoint, tmp_path):
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     contract = json.loads(meta["pose3d_detector"])
     assert contract["format"] == 1 and contract["input_size"] == 64 and contract["stride"] == 4
-    assert contract["letterbox"] == "pose3d.crop.frame_box" and len(contract["mean"]) == 3
+    assert contract["letterbox"] == "pose3d.crop.letterbox_affine" and len(contract["mean"]) == 3
+    assert contract["input_multiple"] == 32  # the stem and four stages halve the input
     assert meta["step"] == "7" and json.loads(meta["metrics"]) == {"ap50": 0.25, "f1_threshold": 0.42}
     assert contract["score_threshold"] == 0.42  # the best-F1 threshold of the last validation
     assert json.loads(meta["training_config"])["detector"]["neck_width"] == 8
@@ -215,6 +216,11 @@ def test_export_round_trip(detector_checkpoint, tmp_path):
     with torch.no_grad():
         ref = torch.sigmoid(model(torch.from_numpy(x))[0]).numpy()
     np.testing.assert_allclose(centre, ref, atol=1e-4)
+    wide = np.random.default_rng(1).normal(size=(2, 3, 32, 96)).astype(np.float32)  # any multiple of 32 a side
+    centre, size, _ = _session(out).run(["centre", "size", "offset"], {"frame": wide})
+    assert centre.shape == (2, 1, 8, 24) and size.shape == (2, 2, 8, 24)
+    with torch.no_grad():
+        np.testing.assert_allclose(centre, torch.sigmoid(model(torch.from_numpy(wide))[0]).numpy(), atol=1e-4)
 
 
 def test_export_fails_past_the_tolerance(detector_checkpoint, tmp_path, monkeypatch):

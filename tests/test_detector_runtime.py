@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from pose3d.crop import apply_affine, box_to_affine, frame_box
+from pose3d.crop import apply_affine, box_to_affine, fit_shape, frame_box, letterbox_affine
 from pose3d_runtime.detector import (METADATA_KEY, PersonDetector, check_frame, decode, default_detector_path,
                                      local_peaks)
 from pose3d_runtime.model import ModelError
@@ -16,10 +16,11 @@ SIZE = 64  # the fabricated detectors' input side (16 x 16 cells)
 
 
 def blob_detector(path, size: int = SIZE, box_wh=(24.0, 40.0), threshold: float = 0.5, meta: dict | None = None,
-                  mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)):
+                  mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), multiple: int | None = None):
     """A detector ONNX file whose ``centre`` is the input's red channel averaged over each 4 x 4 cell
     (with mean 0 and std 1: the red level / 255), so a red blob in a frame is a person there; every
-    box is ``box_wh`` input pixels, its centre in the middle of its cell."""
+    box is ``box_wh`` input pixels, its centre in the middle of its cell. ``multiple``: the graph takes
+    any height and width and its metadata says they are multiples of this (else: size x size)."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -37,17 +38,20 @@ def blob_detector(path, size: int = SIZE, box_wh=(24.0, 40.0), threshold: float 
     ]
     inits = [ints("s0", [0]), ints("s1", [1]), ints("ax", [1]), const("zero", [0.0], []),
              const("wh", box_wh, [1, 2, 1, 1]), const("half", [0.5, 0.5], [1, 2, 1, 1])]
-    cells = size // 4
+    hw = [size, size] if multiple is None else ["H", "W"]
+    cells = [size // 4, size // 4] if multiple is None else ["h", "w"]
     graph = helper.make_graph(
-        nodes, "blob_detector", [helper.make_tensor_value_info("frame", TensorProto.FLOAT, ["B", 3, size, size])],
-        [helper.make_tensor_value_info("centre", TensorProto.FLOAT, ["B", 1, cells, cells]),
-         helper.make_tensor_value_info("size", TensorProto.FLOAT, ["B", 2, cells, cells]),
-         helper.make_tensor_value_info("offset", TensorProto.FLOAT, ["B", 2, cells, cells])], inits)
+        nodes, "blob_detector", [helper.make_tensor_value_info("frame", TensorProto.FLOAT, ["B", 3, *hw])],
+        [helper.make_tensor_value_info("centre", TensorProto.FLOAT, ["B", 1, *cells]),
+         helper.make_tensor_value_info("size", TensorProto.FLOAT, ["B", 2, *cells]),
+         helper.make_tensor_value_info("offset", TensorProto.FLOAT, ["B", 2, *cells])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     spec = {"format": 1, "input_size": size, "stride": 4, "mean": list(mean), "std": list(std),
             "letterbox": "pose3d.crop.frame_box", "box": "the 17 joints' extent in input pixels",
             "score_threshold": threshold}
+    if multiple is not None:
+        spec["input_multiple"] = multiple
     entries = {METADATA_KEY: json.dumps(spec), "pose3d_version": "test", "metrics": "{}"}
     entries.update(meta or {})
     for k, v in entries.items():
@@ -106,29 +110,37 @@ def test_decode_threshold_peaks_suppression_and_limit():
     assert extents.shape == (0, 4) and scores.shape == (0,)
 
 
+@pytest.mark.parametrize("out", [(SIZE, SIZE), (SIZE, 2 * SIZE), (3 * SIZE // 2, SIZE // 2)])
 @pytest.mark.parametrize("shape", [(480, 640), (640, 360), (37, 301), (1, 1)])
-def test_letterbox_zero_border_matches_the_opencv_chain(shape, rng):
+def test_letterbox_zero_border_matches_the_opencv_chain(shape, out, rng):
     H, W = shape
+    rows, cols = out
     frame = rng.integers(0, 256, size=(H, W, 3), dtype=np.uint8)
-    A = box_to_affine(frame_box(W, H), SIZE)[None]
+    A = letterbox_affine(W, H, cols, rows)[None]
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
     border = tuple(255 * m for m in mean)
-    ours = crop_normalise(frame, A, SIZE, mean, std, border=border)
-    ref = crop_normalise_reference(frame, A, SIZE, mean, std, border=border)
+    ours = crop_normalise(frame, A, out, mean, std, border=border)
+    ref = crop_normalise_reference(frame, A, out, mean, std, border=border)
+    assert ours.shape == ref.shape == (1, 3, rows, cols)
     assert np.abs(ours - ref).max() * 255 * max(std) < 6.0  # OpenCV: 1/32-pixel steps, a whole-level border
     # Outside the frame the input is 0 after normalisation, as the contract says.
     corners = apply_affine(A[0], np.array([[-0.5, -0.5], [W - 0.5, H - 0.5]]))
-    (x0, y0), (x1, y1) = np.floor(corners[0]).astype(int) - 1, np.ceil(corners[1]).astype(int) + 1
-    outside = np.ones((SIZE, SIZE), bool)
+    reach = int(np.ceil(A[0, 0, 0])) + 1  # bilinear taps blend the border in up to a frame pixel away
+    (x0, y0), (x1, y1) = np.floor(corners[0]).astype(int) - reach, np.ceil(corners[1]).astype(int) + reach
+    outside = np.ones((rows, cols), bool)
     outside[max(y0, 0):y1, max(x0, 0):x1] = False
     assert np.abs(ours[0][:, outside]).max(initial=0.0) < 1e-6
 
 
+@pytest.mark.parametrize("multiple", [None, 8])
 @pytest.mark.parametrize("wh", [(640, 480), (360, 640), (200, 900)])
-def test_detections_map_back_to_the_frame_for_portrait_and_landscape(tmp_path, wh):
+def test_detections_map_back_to_the_frame_for_portrait_and_landscape(tmp_path, wh, multiple):
     W, H = wh
-    det = PersonDetector(blob_detector(tmp_path / "det.onnx"), margin=0.2, device="cpu")
-    scale = SIZE / max(W, H)  # frame pixels -> input pixels
+    det = PersonDetector(blob_detector(tmp_path / "det.onnx", multiple=multiple), margin=0.2, device="cpu")
+    w, h = (SIZE, SIZE) if multiple is None else fit_shape(W, H, SIZE, multiple)
+    assert det.any_shape == (multiple is not None) and det.input_shape((H, W, 3)) == (h, w)
+    assert det.preprocess(np.zeros((H, W, 3), np.uint8)).shape == (1, 3, h, w)
+    scale = min(w / W, h / H)  # frame pixels -> input pixels
     people = [(0.3 * W, 0.4 * H), (0.75 * W, 0.7 * H)]
     found = det(red_blobs(W, H, people, sigma=4.0 / scale))
     assert len(found) == 2 and all(0.5 <= d.score <= 1.0 for d in found)
@@ -139,6 +151,24 @@ def test_detections_map_back_to_the_frame_for_portrait_and_landscape(tmp_path, w
         # The pose crop: a square of (1 + 2 margin) times the longer side, around the extent's centre.
         np.testing.assert_allclose(d.box, [*(d.extent[:2] + d.extent[2:]) / 2, 1.4 * 40.0 / scale], rtol=1e-6)
     assert det(np.zeros((H, W, 3), np.uint8)) == []  # nobody: an empty list
+
+
+def test_any_shape_input_keeps_the_frame_aspect_in_about_the_square_pixels():
+    for W, H in ((1768, 994), (640, 480), (1088, 1920), (300, 300), (5000, 40), (1, 1)):
+        w, h = fit_shape(W, H, 256, 32)
+        assert w % 32 == 0 and h % 32 == 0 and 32 <= min(w, h) and max(w, h) <= 1024
+        if max(W, H) / min(W, H) < 3:  # the aspect kept to a multiple's rounding, about 256 x 256 pixels
+            assert abs(np.log((w / h) / (W / H))) < np.log((min(w, h) + 16) / min(w, h)) + 1e-9
+            assert 0.75 < w * h / 256**2 < 1.3
+    assert fit_shape(1768, 994, 256, 32) == (352, 192)  # people 1.33 x larger than in the 256 square
+    # The letterbox onto a rectangle: the frame centred and scaled to fit; a square output is the old one.
+    for W, H in ((640, 480), (37, 301)):
+        np.testing.assert_allclose(letterbox_affine(W, H, 64, 64), box_to_affine(frame_box(W, H), 64), atol=1e-12)
+    A = letterbox_affine(1768, 994, 352, 192)
+    corners = apply_affine(A, np.array([[-0.5, -0.5], [1767.5, 993.5]]))
+    np.testing.assert_allclose(corners[:, 1], [-0.5, 191.5], atol=1e-9)  # the frame's height fills the input
+    assert corners[0, 0] > -0.5 and corners[1, 0] < 351.5  # thin bars left and right, centred
+    np.testing.assert_allclose(corners[0, 0] + 0.5, 351.5 - corners[1, 0], atol=1e-9)
 
 
 def test_empty_and_malformed_frames_are_refused_clearly(tmp_path):

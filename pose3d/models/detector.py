@@ -129,6 +129,12 @@ class DetectorOutputs(nn.Module):
         return torch.sigmoid(centre), torch.exp(size), torch.sigmoid(offset)
 
 
+def input_multiple(config: DetectorConfig = DetectorConfig()) -> int:
+    """The network's total stride (the stem and each stage halve the input): any input whose height
+    and width are multiples of it gives the same maps, at stride 4, a square one would."""
+    return 2 ** (1 + len(config.blocks))
+
+
 def flops_per_frame(config: DetectorConfig = DetectorConfig()) -> float:
     """Multiply-adds x 2 of every convolution for one frame (measured on the modules)."""
     model = PersonDetector(config).eval()

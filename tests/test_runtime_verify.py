@@ -142,6 +142,31 @@ def test_refinement_moves_the_box_onto_the_joints_and_runs_the_model_there(tiny_
         assert refined[k] is targets[k] and poses[k] is first[k]
 
 
+def test_proposals_on_one_person_share_its_refinement(tiny_model):
+    model = BlobModel(tiny_model)
+    est = Estimator(model)
+    frame = np.maximum(blob(0.8, [(200, 240)]), blob(0.6, [(480, 200)]))
+    other = blob(0.8, [(200, 240)])  # another frame of the same batch, the same person's place
+    # Three proposals on the left person (its joints' boxes coincide), one on the right one, and one on
+    # the left person's place in the other frame (another image: refined on its own).
+    targets = [B.Target(detection(x, 240, 150, s).box, "detected", s) for x, s in ((210, 0.9), (190, 0.5), (220, 0.3))]
+    targets += [B.Target(detection(470, 200, 150, 0.4).box, "detected", 0.4),
+                B.Target(detection(210, 240, 150, 0.9).box, "detected", 0.9)]
+    frames = [frame] * 4 + [other]
+    first = est.estimate(frames, [t.box for t in targets])
+    assert B.box_iou(square_box(first[0].joints_2d_px, est.margin), square_box(first[1].joints_2d_px, est.margin)) > 0.5
+    model.crops = 0
+    refined, poses = refine(est, frames, targets, first)
+    assert model.crops == 3  # the left person once, the right one, the other frame's person
+    best = int(np.argmax([first[i].score for i in range(3)]))
+    for i in range(3):  # the left person's proposals all carry the best-scoring one's refinement
+        assert poses[i] is poses[best] and np.array_equal(refined[i].box, poses[best].box)
+        assert refined[i].detector_score == targets[i].detector_score  # each keeps its own detector score
+    assert poses[4] is not poses[best]
+    kept = B.verify(list(zip(refined[:4], poses[:4])), 0.45)
+    assert sorted(round(float(p.box[0]), -1) for _, p in kept) == [200, 480]  # one each
+
+
 def test_a_stream_tracks_only_verified_people(tiny_model, tmp_path):
     det = PersonDetector(blob_detector(tmp_path / "det.onnx", threshold=0.5), margin=0.2, device="cpu")
     est = Estimator(BlobModel(tiny_model))

@@ -34,7 +34,7 @@ import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_runtime import (accuracy, folder_boxes, folder_end_to_end, folder_stages, full_size_images,  # noqa: E402
+from bench_runtime import (accuracy, folder_boxes, folder_section, full_size_images,  # noqa: E402
                            inference, model_gflop, open_detector, preprocessing, real_accuracy, score_separation,
                            stream_clip, stream_section)
 from common import RESULTS, cores, cpu_model, matmul_gflops  # noqa: E402
@@ -127,12 +127,7 @@ def main() -> None:
         n = 24 if q else 96
         paths = full_size_images(n, tmp / "images")
         boxes = folder_boxes(estimator, detector)
-        stages = folder_stages(estimator, paths, tmp / "stages", 16, boxes)
-        e2e = folder_end_to_end(estimator, tmp / "images", tmp / "out", 16, boxes)
-        slowest = min(stages, key=stages.get)
-        result["folder"] = {"images": n, "size": "1000 x 1002 and 1920 x 1080 synthetic frames (JPEG)", "stages_images_per_s": stages,
-                            "end_to_end": e2e, "slowest_stage": slowest,
-                            "end_to_end_over_slowest_stage": e2e["images_per_s"] / stages[slowest]}
+        result["folder"] = folder_section(estimator, paths, tmp, boxes, "1000 x 1002 and 1920 x 1080 synthetic frames (JPEG)")
         print("streaming ...", file=sys.stderr)
         clip = tmp / "clip.mp4"
         what = stream_clip(clip, 90 if q else 230, SHARED_MEDIA if SHARED_MEDIA.is_dir() else None)
@@ -223,9 +218,12 @@ def folder_markdown(f: dict[str, Any]) -> list[str]:
     out += [f"| {k} | {v:.1f} |" for k, v in f["stages_images_per_s"].items()]
     if "detect" not in f["stages_images_per_s"]:
         out.append("| detect | left out: no person detector (each whole image is the crop) |")
+    if "stages_in_series_images_per_s" in f:
+        out.append(f"| every stage one after another (the sum of their times) | {f['stages_in_series_images_per_s']:.1f} |")
     out += [f"| **pose3d-run end to end** | **{e2e['images_per_s']:.1f}** "
-            f"({100 * f['end_to_end_over_slowest_stage']:.0f} % of the slowest stage, {f['slowest_stage']}; "
-            f"{e2e['people']} people, {e2e['no_person']} images without one) |"]
+            f"({100 * f['end_to_end_over_slowest_stage']:.0f} % of the slowest stage, {f['slowest_stage']}"
+            + (f"; {f['end_to_end_over_in_series']:.2f}x the stages in series" if "end_to_end_over_in_series" in f else "")
+            + f"; {e2e['people']} people, {e2e['no_person']} images without one) |"]
     return out
 
 

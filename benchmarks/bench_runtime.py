@@ -8,8 +8,9 @@
 - ``preprocessing``: the fused numba crop kernel vs the OpenCV + NumPy chain; numba projection vs NumPy.
 - ``open_detector``: the person detector to time (``--detector``, default the shipped one), or why
   there is none: then the detector rows are left out, the rest runs.
-- ``folder_stages`` / ``folder_end_to_end``: pose3d-run's folder loop with a box source (``Detect``,
-  every person; without a detector the whole image) and each of its stages alone, in the same run.
+- ``folder_section`` (``folder_stages``, ``folder_end_to_end``): pose3d-run's folder loop with a box
+  source (``Detect``, every person; without a detector the whole image) and each of its stages alone
+  (the pose stage: every crop the run makes of an image, proposals and refinements), in the same run.
 - ``streaming``: the video loop (``run_stream``) on a 640 x 480 clip: frames/s and per-frame latency,
   with 1 and with all people tracked (``Track(Detect(...))``) and without detection (the whole frame);
   ``stream_stages``: each stage's time per frame on the same clip; ``mediapipe_stream``: MediaPipe
@@ -201,15 +202,33 @@ def folder_boxes(estimator: Estimator, detector: Any) -> Any:
     return find_people(detector, estimator.model.has_person, MAX_PEOPLE, margin=estimator.margin)
 
 
-def folder_stages(estimator: Estimator, paths: list[Path], work: Path, batch: int, boxes: Any) -> dict[str, float]:
+class CountingModel:
+    """A pose model that counts the crops it runs on (everything else passes through)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.crops = model, 0
+
+    def __call__(self, x: np.ndarray):
+        self.crops += len(x)
+        return self.model(x)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+
+def folder_stages(estimator: Estimator, paths: list[Path], work: Path, boxes: Any) -> dict[str, Any]:
     """Images/s of each stage of the folder loop alone, over the same files (a detect stage where the
-    box source detects)."""
+    box source detects), and the pose crops an image takes. The pose stage is all the model work the
+    run does on an image: its boxes (the detector's proposals), their refinement and the
+    verification, crops cut by the fused kernel (``pipeline.Estimator.estimate``, ``pipeline.refine``,
+    the box source's ``observe``)."""
     from pose3d_runtime.boxes import Detect
     from pose3d_runtime.draw import annotate
     from pose3d_runtime.outputs import write_image, write_json
-    from pose3d_runtime.pipeline import drawn_people, frame_record
+    from pose3d_runtime.pipeline import drawn_people, frame_record, refine
     from pose3d_runtime.sources import read_image
 
+    work.mkdir(parents=True, exist_ok=True)
     stages: dict[str, float] = {}
     t = time.perf_counter()
     images = [read_image(p) for p in paths]
@@ -218,27 +237,25 @@ def folder_stages(estimator: Estimator, paths: list[Path], work: Path, batch: in
     targets = [boxes.boxes(im) for im in images]
     if isinstance(boxes, Detect):
         stages["detect"] = len(paths) / (time.perf_counter() - t)
-    I = estimator.info
-    t = time.perf_counter()
-    crops = [crop_normalise(im, estimator.crop_affines(np.stack([x.box for x in ts])), I.input_size, I.mean, I.std)
-             for im, ts in zip(images, targets) if ts]
-    stages["crop (fused kernel)"] = len(paths) / (time.perf_counter() - t)
-    x = np.concatenate(crops) if crops else np.zeros((0, 3, I.input_size, I.input_size), np.float32)
-    t = time.perf_counter()
-    for lo in range(0, len(x), batch):
-        estimator.model(x[lo:lo + batch])
-    stages[f"model (batch {batch})"] = len(paths) / (time.perf_counter() - t)
+    counting = CountingModel(estimator.model)
+    counted = Estimator(counting, estimator.focal_px)
     cameras = [estimator.intrinsics(im.shape) for im in images]
     people = []
+    t = time.perf_counter()
     for im, ts, cam in zip(images, targets, cameras):
-        poses = estimator.estimate([im] * len(ts), [x.box for x in ts], [cam] * len(ts))
-        people.append(boxes.observe(im.shape, ts, poses))
+        frames, cams = [im] * len(ts), [cam] * len(ts)
+        found, poses = refine(counted, frames, ts, counted.estimate(frames, [x.box for x in ts], cams), cams)
+        people.append(boxes.observe(im.shape, found, poses))
+    crops = counting.crops / max(len(paths), 1)
+    stages[f"pose model: crop, estimate, refine, verify ({crops:.1f} crops an image)"] = \
+        len(paths) / (time.perf_counter() - t)
+    I = estimator.info
     t = time.perf_counter()
     for i, (im, ps, cam) in enumerate(zip(images, people, cameras)):
         write_image(work / f"w{i}.jpg", annotate(im, drawn_people(ps), I.joint_parents, I.joint_names, f"{len(ps)} people"))
         write_json(work / f"w{i}.json", {"file": paths[i].name, **frame_record(ps, cam, I.model_id)})
     stages["annotate + write"] = len(paths) / (time.perf_counter() - t)
-    return stages
+    return {"stages": stages, "crops_per_image": crops}
 
 
 def folder_end_to_end(estimator: Estimator, folder: Path, out: Path, batch: int, boxes: Any) -> dict[str, Any]:
@@ -247,6 +264,21 @@ def folder_end_to_end(estimator: Estimator, folder: Path, out: Path, batch: int,
     report = run_folder(estimator, folder, out, boxes, batch_size=batch, overwrite=True)
     return {"images": report.done, "images_per_s": report.done / report.seconds, "no_person": report.no_person,
             "people": report.people, "boxes": boxes.name}
+
+
+def folder_section(estimator: Estimator, paths: list[Path], work: Path, boxes: Any, size: str,
+                   batch: int = 16) -> dict[str, Any]:
+    """The folder run end to end (``pose3d-run`` on the folder of ``paths``) beside each of its stages
+    alone and all of them one after another, in the same run."""
+    timed = folder_stages(estimator, paths, work / "stages", boxes)
+    stages = timed["stages"]
+    e2e = folder_end_to_end(estimator, paths[0].parent, work / "out", batch, boxes)
+    slowest = min(stages, key=stages.get)
+    in_series = 1.0 / sum(1.0 / v for v in stages.values())
+    return {"images": len(paths), "size": size, "stages_images_per_s": stages, "crops_per_image": timed["crops_per_image"],
+            "end_to_end": e2e, "slowest_stage": slowest, "stages_in_series_images_per_s": in_series,
+            "end_to_end_over_slowest_stage": e2e["images_per_s"] / stages[slowest],
+            "end_to_end_over_in_series": e2e["images_per_s"] / in_series}
 
 
 def stream_sources(estimator: Estimator, detector: Any) -> list[tuple[str, Any]]:

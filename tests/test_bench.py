@@ -64,27 +64,17 @@ def tiny_detector(tmp_path_factory):
 
 def _folder_and_stream(estimator, detector, tmp_path, mediapipe_python=None):
     from bench import folder_markdown, streaming_markdown
-    from bench_runtime import (
-        folder_boxes,
-        folder_end_to_end,
-        folder_stages,
-        full_size_images,
-        stream_clip,
-        stream_section,
-    )
+    from bench_runtime import folder_boxes, folder_section, full_size_images, stream_clip, stream_section
 
     paths = full_size_images(3, tmp_path / "images")
     boxes = folder_boxes(estimator, detector)
-    stages = folder_stages(estimator, paths, tmp_path / "stages", 2, boxes)
-    e2e = folder_end_to_end(estimator, tmp_path / "images", tmp_path / "out", 2, boxes)
-    slowest = min(stages, key=stages.get)
-    folder = {"images": 3, "size": "synthetic frames", "stages_images_per_s": stages, "end_to_end": e2e,
-              "slowest_stage": slowest, "end_to_end_over_slowest_stage": e2e["images_per_s"] / stages[slowest]}
+    folder = folder_section(estimator, paths, tmp_path, boxes, "synthetic frames", batch=2)
+    e2e, stages = folder["end_to_end"], folder["stages_images_per_s"]
     clip = tmp_path / "clip.mp4"
     what = stream_clip(clip, 4, None)
     stream = {"clip": what, **stream_section(estimator, clip, tmp_path / "stream", detector, mediapipe_python, 2)}
     json.dumps({"folder": folder, "streaming": stream}, default=float)  # the results file
-    assert e2e["images"] == 3 and all(v > 0 for v in stages.values())
+    assert e2e["images"] == 3 and all(v > 0 for v in stages.values()) and folder["crops_per_image"] >= 0
     assert all(x["frames"] == 4 and x["frames_per_second"] > 0 for x in stream["loops"])
     return folder, stream, "\n".join(folder_markdown(folder) + streaming_markdown(stream))
 

@@ -130,39 +130,6 @@ SOURCES: tuple[PhotoSource, ...] = (
         deny=("studio.exr", "night.exr"),
     ),
     PhotoSource(
-        "debian", "gcompris-qt-data", "backgrounds",
-        "public domain / CC0-1.0 per file (Wikimedia Commons photographers, per the explore_monuments resource "
-        "README in the bundle; package GPL-3+)",
-        # Monuments without people, statues or carved figures (most of the bundle's photos have them).
-        tuple(f"usr/share/gcompris-qt/rcc/explore_monuments.rcc!/gcompris/src/activities/explore_monuments/resource/{n}.webp"
-              for n in ("egypt/bentPyramid", "france/chateaudeChenonceau", "france/citedeCarcassonne",
-                        "france/montStMichel", "france/rocamadour", "germany/neuschwansteinCastle",
-                        "germany/trierImperialBaths", "india/qutubMinar", "india/rangGhar",
-                        "usa/georgeWashingtonBirthplace", "usa/navajo", "wonders/greatWallofChina",
-                        "wonders/machuPicchu")),
-    ),
-    PhotoSource(
-        "debian", "lxqt-themes", "backgrounds",
-        "CC-BY-SA-3.0 (LXQt Project Team; photos by stefonarch, per wallpapers/License; package LGPL-2.1+)",
-        tuple(f"usr/share/lxqt/wallpapers/{n}" for n in ("Valendas.png", "fog.jpg", "beam.png", "this-is-not-windows.jpg")),
-    ),
-    PhotoSource(
-        "debian", "palapeli-data", "backgrounds", "public domain (Derek Jensen, via Wikimedia Commons; package GPL-2+)",
-        ("usr/share/palapeli/collection/cincinnati-bridge.jpg",),
-    ),
-    PhotoSource(
-        "debian", "scribus-template", "backgrounds", "public domain (Riku Leino, Scribus br2 template)",
-        ("usr/share/scribus/templates/br2/nature.jpg", "usr/share/scribus/templates/br2/sunset.jpg"),
-    ),
-    PhotoSource(
-        "debian", "digikam-data", "backgrounds", "GPL-2+ (digiKam; its about-page background photo)",
-        ("usr/share/digikam/about/images/body-background.jpg",),
-    ),
-    PhotoSource(
-        "debian", "hugin-data", "backgrounds", "GPL-2+ (Hugin authors; a help image)",
-        ("usr/share/hugin/xrc/data/help_en_EN/CA_tCA00.jpg",),
-    ),
-    PhotoSource(
         "debian", "stellarium-data", "textures",
         "CC-BY-SA-4.0 (Georg Zotti, Stellarium 3D test scene, per its scenery3d.ini; package GPL-2+)",
         ("usr/share/stellarium/scenery3d/Testscene/TX_Stellarium-Testscene*/*",),

@@ -70,6 +70,25 @@ def test_person_head_learns_person_from_background(tmp_path):
     assert info["kind"] == "person" and info["metrics"]["auc"] > 0.5
 
 
+def test_background_confidence_teaches_the_pose_score_what_is_not_a_person(tmp_path):
+    settings = [*HEATMAP_TINY, "heatmap_stage.steps=30", "heatmap_stage.val_every=30", "heatmap_stage.lr=0.01",
+                "val_samples=32"]
+    run(tiny(tmp_path / "off", *settings), ["heatmap"], progress=False)
+    run(tiny(tmp_path / "on", *settings, "background_confidence=5"), ["heatmap"], progress=False)
+    records = [json.loads(l) for l in (tmp_path / "on" / "log.jsonl").read_text().splitlines()]
+    trained = [r for r in records if "background_confidence" in r]
+    assert len(trained) >= 5  # logged with the loss, and part of it with its weight
+    for r in trained:
+        assert r["loss"] == pytest.approx(r["loss_2d"] + r["loss_3d"] + 5 * r["background_confidence"], rel=1e-4)
+    val = read_checkpoint(tmp_path / "on" / "heatmap.pt")["metrics"]
+    assert all(0 <= val[k] <= 1 for k in ("score_person_median", "score_background_median", "score_auc"))
+    off = read_checkpoint(tmp_path / "off" / "heatmap.pt")["metrics"]
+    assert "score_auc" not in off  # off: as before
+    # One pass over person and background crops: batch norm's statistics stay those of the run's
+    # inputs, so the evaluation (eval mode) is not thrown off (a separate pass over backgrounds was).
+    assert val["MPJPE"] < 1.5 * off["MPJPE"]
+
+
 def test_background_crops_show_no_person():
     from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 

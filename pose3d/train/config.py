@@ -67,6 +67,10 @@ class TrainConfig:
     backgrounds: str | None = None  # a folder of background photos (pose3d-synth gather-photos OUT/backgrounds)
     textures: str | None = None  # anny: texture photos for rooms (gather-photos OUT/textures)
     garment_patterns: float = 0.5  # anny: share of tops and bottoms with stripes, a print or colour blocks; 0: plain
+    # 2D-evidence stages: weight of the mean joint confidence on crops where nobody is (a quarter of each
+    # batch: the same scenes cropped beside the person, SyntheticPoses.render_background_batch), so the
+    # pose score that verifies the detector's proposals learns what is not a person; 0: off.
+    background_confidence: float = 0.0
     # What crop the model takes (crop size, input size, margin, normalisation): saved in every
     # checkpoint, carried verbatim into the ONNX metadata, read back by the runtime (pose3d.contract).
     input: InputContract = field(default_factory=InputContract)
@@ -129,6 +133,7 @@ RANGES: dict[str, tuple[float, bool, float | None]] = {
     "lifter_val_samples": (1, False, None), "max_sigma": (0, False, None), "outlier_fraction": (0, False, 1),
     "outlier_sigma": (0, False, None), "confidence_base": (0, False, 1), "confidence_slope": (0, False, None),
     "confidence_jitter": (0, False, 1), "outlier_confidence": (0, False, 1), "garment_patterns": (0, False, 1),
+    "background_confidence": (0, False, None),
 }
 
 

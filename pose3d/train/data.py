@@ -86,6 +86,11 @@ class TrainingData:
 
     def backgrounds(self, step: int, batch_size: int, offset: int, size: int) -> torch.Tensor:
         """(B, 3, S, S) normalised crops of the same scenes as ``images`` where no person is."""
+        return self.background_batch(step, batch_size, offset, size)["x"]
+
+    def background_batch(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, torch.Tensor]:
+        """``backgrounds`` with each crop's ``coverage`` (B,): the share of its pixels that show a person
+        anyway (another person of the scene can stand where the crop moved to)."""
         raise UnsuitableData(self.refusal(BACKGROUNDS, "person"))
 
     def val_samples(self) -> dict[str, np.ndarray]:
@@ -199,9 +204,10 @@ class SyntheticTraining(TrainingData):
         ``val_samples()``)."""
         return self._label_tensors(self.val_dataset(count).label_batch(range(count)))
 
-    def backgrounds(self, step: int, batch_size: int, offset: int, size: int) -> torch.Tensor:
+    def background_batch(self, step: int, batch_size: int, offset: int, size: int) -> dict[str, torch.Tensor]:
         batch = self.train.render_background_batch(self._indices(step, batch_size, offset, size))
-        return self.image_codec.encode(torch.from_numpy(batch["image"]))
+        return {"x": self.image_codec.encode(torch.from_numpy(batch["image"])),
+                "coverage": torch.from_numpy(batch["person_coverage"].astype(np.float32))}
 
     def _make_val(self) -> dict[str, np.ndarray]:
         return self.val_dataset().render_all()

@@ -20,6 +20,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -89,13 +90,41 @@ def image_batch(ctx: "Context", spec: StageSpec, step: int, offset: int, size: i
 
 
 def pose_validation(ctx: "Context") -> Callable[[nn.Module], dict[str, float]]:
-    """Every metric of ``pose3d.evaluate`` on the fixed validation samples, mean over activities."""
+    """Every metric of ``pose3d.evaluate`` on the fixed validation samples, mean over activities; for
+    2D-evidence models trained with ``background_confidence``, also the pose score (mean joint
+    confidence) on the validation crops and on their background twins (medians, and the AUC)."""
 
     def validate(m: nn.Module) -> dict[str, float]:
         result = evaluate(m, ctx.data.val_samples(), ctx.data.activity_names, image_codec=ctx.data.image_codec)
-        return summary_line(result.table)
+        line = summary_line(result.table)
+        if ctx.config.background_confidence > 0:
+            line.update(score_separation(ctx, m))
+        return line
 
     return validate
+
+
+@torch.no_grad()
+def score_separation(ctx: "Context", m: nn.Module, chunk: int = 64) -> dict[str, float]:
+    from pose3d.train.person import auc
+
+    def scores(images: np.ndarray) -> np.ndarray:
+        out = []
+        for lo in range(0, len(images), chunk):
+            x = ctx.device.to(ctx.data.image_codec.encode(torch.from_numpy(images[lo:lo + chunk])))
+            with ctx.device.autocast():
+                confidence = m(ctx.device.layout(x)).confidence
+            if confidence is None:  # a model without joint confidences
+                return np.zeros(0)
+            out.append(confidence.float().mean(-1).cpu().numpy())
+        return np.concatenate(out)
+
+    m.eval()
+    person, background = scores(ctx.data.val_samples()["image"]), scores(ctx.data.val_backgrounds())
+    if not len(person):
+        return {}
+    return {"score_person_median": float(np.median(person)), "score_background_median": float(np.median(background)),
+            "score_auc": auc(person, background)}
 
 
 def image_stage(ctx: "Context", spec: StageSpec, model: nn.Module, parameters: Sequence[nn.Parameter],
@@ -149,20 +178,46 @@ def heatmap_loss(ctx: "Context", spec: StageSpec, target: Callable[[Batch], torc
     """The 2D-evidence models' loss: L1 on the 2D joints plus the squared error of the model's output
     ``output`` ("pose" or the prior's "code") against ``target(batch)``."""
     half_side = ctx.config.input.input_size / 2  # -1..1 crop units -> pixels
+    weight = ctx.config.background_confidence
 
     def loss(m: nn.Module, step: int, offset: int, size: int) -> tuple[torch.Tensor, dict[str, float]]:
         batch = image_batch(ctx, spec, step, offset, size)
+        x, keep = batch["x"], None
+        if weight > 0:  # background crops in the same pass: batch norm sees the mixture it will see at run time
+            bg, keep = background_crops(ctx, spec, step, offset, size)
+            x = torch.cat([x, bg])
         with ctx.device.autocast():
-            out = m(batch["x"])
+            out = m(x)
+        if keep is not None:
+            confidence = out.confidence[size:].float().mean(-1)
+            out = type(out)(*(None if f is None else f[:size] for f in out))
         loss_2d = F.l1_loss(out.joints_2d.float(), batch["joints"])
         loss_3d = F.mse_loss(getattr(out, output).float(), target(batch))
         with torch.no_grad():
             err = float(mpjpe(POSE.decode(out.pose.float()), POSE.decode(batch["pose"])).mean())
             err_px = float((out.joints_2d.float() - batch["joints"]).norm(dim=-1).mean()) * half_side
-        return loss_2d + loss_3d, {"loss_2d": loss_2d.item(), f"loss_{'3d' if output == 'pose' else output}": loss_3d.item(),
-                                   "train_mpjpe_mm": err, "train_2d_px": err_px}
+        parts = {"loss_2d": loss_2d.item(), f"loss_{'3d' if output == 'pose' else output}": loss_3d.item(),
+                 "train_mpjpe_mm": err, "train_2d_px": err_px}
+        total = loss_2d + loss_3d
+        if keep is not None:
+            bg = (confidence * keep).sum() / keep.sum().clamp(min=1.0)
+            total = total + weight * bg
+            parts["background_confidence"] = bg.item()
+        return total, parts
 
     return loss
+
+
+BACKGROUND_SHARE = 4  # background_confidence: one background crop for every this many person crops
+EMPTY_COVERAGE = 0.01  # a background crop showing more of a person than this share of its pixels is left out
+
+
+def background_crops(ctx: "Context", spec: StageSpec, step: int, offset: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """This step's background crops (the first quarter of the step's scenes, cropped beside the person),
+    on the device and in its layout, and (B,) 1 where a crop shows no other person of the scene, else 0."""
+    count = max(1, size // BACKGROUND_SHARE)
+    bg = ctx.device.to(ctx.data.background_batch(step, ctx.config.stage(spec.name).batch_size, offset, count))
+    return ctx.device.layout(bg["x"]), (bg["coverage"] <= EMPTY_COVERAGE).float()
 
 
 def heatmap_stage(ctx: "Context", spec: StageSpec) -> Stage:

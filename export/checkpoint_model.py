@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pose3d.train.checkpoint import HEATMAP_KINDS, POSE_KINDS, load_model
+from pose3d.train.checkpoint import POSE_KINDS, load_model, person_head_file
 from pose3d_export.fold import inference_net
 from pose3d_export.onnx_export import _config_dict, metadata
 from pose3d_runtime.model import ModelInfo
@@ -26,10 +26,10 @@ class CheckpointModel:
         checkpoint = Path(checkpoint)
         model, config, info = load_model(checkpoint, kinds=POSE_KINDS)
         head, person_meta = None, None
-        if person is None and info["kind"] not in HEATMAP_KINDS and (checkpoint.parent / "person.pt").is_file():
-            person = checkpoint.parent / "person.pt"
+        if person is None and person_head_file(checkpoint, info["kind"]).is_file():
+            person = person_head_file(checkpoint, info["kind"])
         if person is not None:
-            head, _, person_info = load_model(person, kinds=("person",))
+            head, _, person_info = load_model(person, kinds=("person", "heatmap_person"))
             person_meta = {"source_checkpoint": Path(person).name, "step": int(person_info["step"])}
         self.net = inference_net(model, config.input.input_size, person=head).eval()
         meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), config.input, person_meta)

@@ -37,9 +37,9 @@ from pose3d_export.quantize import CALIBRATION_SPLITS, DEFAULT_CALIBRATION, INT8
 @click.option("--int8-tolerance-px", type=click.FloatRange(min=0), default=INT8_TOLERANCE_PX, show_default=True,
               help="With --int8: the same for the 2D joints.")
 @click.option("--person", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A person-head checkpoint (person.pt) to add as a third output (default: person.pt beside "
-                   "CHECKPOINT when it is there).")
-@click.option("--no-person", is_flag=True, help="Leave the person head out even if person.pt is there.")
+              help="A person-head checkpoint to add as the 'person' output (default: the one beside CHECKPOINT "
+                   "when it is there: person.pt for the paper CNN, hmperson.pt for the 2D-evidence model).")
+@click.option("--no-person", is_flag=True, help="Leave the person head out even if one is beside CHECKPOINT.")
 @click.option("--detector", is_flag=True,
               help="CHECKPOINT is the person detector (pose3d-train --stage detector: OUT/detector.pt); "
                    "only --samples applies.")
@@ -49,7 +49,7 @@ def main(checkpoint: Path, output: Path, samples: int, tolerance_mm: float, fp16
     from pose3d.cli.extras import require_all
 
     require_all(("torch", "onnx"), "pose3d-export")
-    from pose3d.train.checkpoint import read_checkpoint
+    from pose3d.train.checkpoint import person_head_file, read_checkpoint
     from pose3d_export.onnx_export import VerificationError, export
 
     try:
@@ -62,8 +62,8 @@ def main(checkpoint: Path, output: Path, samples: int, tolerance_mm: float, fp16
         _export_detector(checkpoint, output, samples)
         return
 
-    if person is None and not no_person and (checkpoint.parent / "person.pt").is_file():
-        person = checkpoint.parent / "person.pt"
+    if person is None and not no_person and person_head_file(checkpoint, kind).is_file():
+        person = person_head_file(checkpoint, kind)
     if no_person:
         person = None
     if person is not None:

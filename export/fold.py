@@ -19,7 +19,7 @@ from torch import nn
 from pose3d.models.cnn import PaperCNN, unit_to_crop
 from pose3d.models.codec import PoseCodec
 from pose3d.models.heatmap import HeatmapPoseNet
-from pose3d.models.person import PersonHead
+from pose3d.models.person import HeatmapPersonHead, PersonHead
 from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 
 
@@ -87,28 +87,40 @@ class InferenceNet(nn.Module):
 
 class HeatmapInferenceNet(nn.Module):
     """The 2D-evidence model (``HeatmapPoseNet``) with the runtime's outputs: pose in mm relative to
-    the pelvis, 2D joints in crop pixels. Nothing to fold: its batch norms sit between convolutions,
-    where onnxruntime fuses them itself."""
+    the pelvis, 2D joints in crop pixels, joint confidences, and with a ``HeatmapPersonHead`` the
+    person probability (from the same pass's encoder features). Nothing to fold: its batch norms sit
+    between convolutions, where onnxruntime fuses them itself."""
 
-    output_names = ("pose_mm", "joints_2d", "confidence")
-
-    def __init__(self, model: HeatmapPoseNet, input_size: int, pose_codec: PoseCodec = PoseCodec()) -> None:
+    def __init__(self, model: HeatmapPoseNet, input_size: int, pose_codec: PoseCodec = PoseCodec(),
+                 person: HeatmapPersonHead | None = None) -> None:
         super().__init__()
         self.model = copy.deepcopy(model).eval()
+        self.person = None if person is None else copy.deepcopy(person).eval()
+        self.output_names = ("pose_mm", "joints_2d", "confidence") + (("person",) if person is not None else ())
         self.input_size = input_size
         self.scale_mm = pose_codec.scale_mm
         self.eval()  # the wrapper too: exporting restores the wrapper's mode onto every submodule
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = self.model(image)
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        features = self.model.net2d.encode(image)
+        out = self.model.from_logits(self.model.net2d.decode(*features))
         pose = out.pose.unflatten(-1, (-1, 3)) * self.scale_mm  # (B, J, 3) mm
-        return pose - pose[:, :1], unit_to_crop(out.joints_2d, self.input_size), out.confidence
+        result = (pose - pose[:, :1], unit_to_crop(out.joints_2d, self.input_size), out.confidence)
+        if self.person is None:
+            return result
+        return (*result, torch.sigmoid(self.person(self.model.net2d.pooled(*features))))  # (B,) probability
 
 
-def inference_net(model: nn.Module, input_size: int, person: PersonHead | None = None) -> nn.Module:
-    """The runtime's network for any image model of a checkpoint (``input_size``: its crops' side)."""
+def inference_net(model: nn.Module, input_size: int, person: nn.Module | None = None) -> nn.Module:
+    """The runtime's network for any image model of a checkpoint (``input_size``: its crops' side), with
+    the person head that reads its features (``HeatmapPersonHead`` for the 2D-evidence model,
+    ``PersonHead`` for the paper CNN), if given."""
     if isinstance(model, HeatmapPoseNet):
-        if person is not None:
-            raise ValueError("the person head reads the paper CNN's features; the heatmap model has none")
-        return HeatmapInferenceNet(model, input_size)
+        if person is not None and not isinstance(person, HeatmapPersonHead):
+            raise ValueError("this person head reads the paper CNN's features: the 2D-evidence model takes a "
+                             "heatmap person head (pose3d-train --stage hmperson)")
+        return HeatmapInferenceNet(model, input_size, person=person)
+    if person is not None and not isinstance(person, PersonHead):
+        raise ValueError("this person head reads the 2D-evidence model's features: the paper CNN takes a "
+                         "person head of stage person")
     return InferenceNet(model, person=person)

@@ -117,7 +117,8 @@ def export(
     int8_ops: str = "conv",
 ) -> list[Check]:
     """Export ``checkpoint`` to ``output`` (and ``*.fp16.onnx`` / ``*.int8.onnx``), verified; with
-    ``person`` (a person-stage checkpoint), the graph has a third output, the person probability.
+    ``person`` (a person-head checkpoint: stage person for the paper CNN, hmperson for the 2D-evidence
+    model), the graph has a ``person`` output too, the person probability.
     The int8 variant is calibrated on ``calibration`` rendered crops of ``calibration_split`` and
     quantises ``int8_ops`` (``pose3d_export.quantize.TAILS``: "conv", the convolutions only, or "all").
 
@@ -133,7 +134,7 @@ def export(
     head, person_meta = None, None
     if person is not None:
         head, _, person_info = load_model(person)
-        if person_info["kind"] != "person":
+        if person_info["kind"] not in ("person", "heatmap_person"):
             raise ValueError(f"{person}: not a person-head checkpoint (it holds a {person_info['kind']} model)")
         person_meta = {"source_checkpoint": Path(person).name, "step": int(person_info["step"]),
                        "metrics": person_info.get("metrics", {})}

@@ -63,7 +63,9 @@ STREAM_PROPOSALS = 10
 # percentile, where the labelled person scores 0.52 median (0.36 at the 10th). At 0.35 the labelled
 # person was found in 106 of 126 real frames, but 5.8 people were reported per frame of the two-person
 # Pose2Sim scene and tracks sat on a wall, the sun and a tree trunk in the Sports2D video (scores
-# 0.36-0.44); at 0.45: found in 100, 3.1 people per Pose2Sim frame; at 0.5: 88 and 2.1.
+# 0.36-0.44); at 0.45: found in 100, 3.1 people per Pose2Sim frame; at 0.5: 88 and 2.1. (Those are
+# mean joint confidences. The shipped model's score is now its person head's probability, near 0 or 1
+# on real frames too: 0.45, 0.5 and 0.55 find the same 102 of 126, with 3.44-3.23 people a Pose2Sim frame.)
 MIN_POSE_SCORE = 0.45
 # Streams (``Track`` with a scoring model): a followed person costs one crop a frame, cut where its track
 # predicts it; of the detector's proposals only those overlapping no followed crop (square-box IoU below

@@ -92,9 +92,22 @@ class HeatmapNet(nn.Module):
         self.heatmaps = nn.Conv2d(d4, config.num_joints, 1)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.decode(*self.encode(image))
+
+    def encode(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The encoder's features at strides 4, 8 and 16."""
         f4 = self.down4(self.stem(image))
         f8 = self.down8(f4)
-        f16 = self.down16(f8)
+        return f4, f8, self.down16(f8)
+
+    @staticmethod
+    def pooled(f4: torch.Tensor, f8: torch.Tensor, f16: torch.Tensor) -> torch.Tensor:
+        """(B, 2 * widths[3] + widths[2]) the crop's summary a person head reads: the stride-16 features'
+        mean and maximum over the crop, the stride-8 features' mean."""
+        return torch.cat([f16.mean((2, 3)), f16.amax((2, 3)), f8.mean((2, 3))], 1)
+
+    def decode(self, f4: torch.Tensor, f8: torch.Tensor, f16: torch.Tensor) -> torch.Tensor:
+        """The encoder's features -> (B, J, S/4, S/4) heatmap logits."""
         x = F.interpolate(self.lateral16(f16), scale_factor=2.0, mode="bilinear", align_corners=False)
         x = self.up8(x + self.lateral8(f8))
         x = F.interpolate(self.reduce8(x), scale_factor=2.0, mode="bilinear", align_corners=False)
@@ -137,7 +150,10 @@ class HeatmapPoseNet(nn.Module):
         self.decoder = prior  # only its decoder is used; the encoder is kept to encode targets
 
     def forward(self, image: torch.Tensor) -> PoseOutputs:
-        logits = self.net2d(image)
+        return self.from_logits(self.net2d(image))
+
+    def from_logits(self, logits: torch.Tensor) -> PoseOutputs:
+        """Heatmap logits -> the whole output (2D joints, confidences, lifted pose)."""
         joints, confidence = soft_argmax(logits)
         code = self.lifter(joints, confidence)
         pose = code if self.decoder is None else self.decoder.decode(code)

@@ -17,13 +17,13 @@ from torch import nn
 
 from pose3d.models.detector import PersonDetector
 from pose3d.models.heatmap import HeatmapPoseNet, Lifter
-from pose3d.models.person import PersonHead
+from pose3d.models.person import HeatmapPersonHead, PersonHead
 from pose3d.models.prior import PoseAutoencoder
 from pose3d.models.stack import DirectPoseNet, StructuredPoseNet
 from pose3d.train.config import TrainConfig, config_from_dict
 
 FORMAT = 1
-KINDS = ("prior", "structured", "direct", "lifter", "heatmap", "heatmap_prior", "person", "detector")
+KINDS = ("prior", "structured", "direct", "lifter", "heatmap", "heatmap_prior", "person", "heatmap_person", "detector")
 # The kinds that turn a crop into a pose (what evaluation, export and the runtime take);
 # the heatmap ones also give each 2D joint a confidence.
 POSE_KINDS = ("structured", "direct", "heatmap", "heatmap_prior")
@@ -44,6 +44,7 @@ ARCHITECTURE: dict[str, tuple[str, ...]] = {
     "heatmap": ("prior.input_dim", *_HEATMAP, "input"),
     "heatmap_prior": (*_PRIOR, *_HEATMAP, "input"),
     "person": (*_CNN, "cnn.hidden_person", "input"),
+    "heatmap_person": (*_HEATMAP, "input"),
     "detector": ("detector.input_size", "detector.widths", "detector.blocks", "detector.neck_width"),
 }
 
@@ -90,6 +91,12 @@ def read_checkpoint(path: str | Path, kinds: tuple[str, ...] = KINDS, mmap: bool
     return ckpt
 
 
+def person_head_file(checkpoint: str | Path, kind: str) -> Path:
+    """Where a pose checkpoint's person head is trained beside it: ``hmperson.pt`` for the 2D-evidence
+    kinds, ``person.pt`` for the paper CNN."""
+    return Path(checkpoint).parent / ("hmperson.pt" if kind in HEATMAP_KINDS else "person.pt")
+
+
 def build_model(kind: str, config: TrainConfig) -> nn.Module:
     if kind == "prior":
         return PoseAutoencoder(config.prior)
@@ -105,6 +112,8 @@ def build_model(kind: str, config: TrainConfig) -> nn.Module:
         return HeatmapPoseNet(config.prior.input_dim, config.heatmap, prior=PoseAutoencoder(config.prior))
     if kind == "person":
         return PersonHead(config.cnn, config.input.input_size)
+    if kind == "heatmap_person":
+        return HeatmapPersonHead(config.heatmap)
     if kind == "detector":
         return PersonDetector(config.detector)
     raise ValueError(f"unknown model kind {kind!r}")

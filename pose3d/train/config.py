@@ -94,6 +94,7 @@ class TrainConfig:
     lifter_val_samples: int = 2000  # fixed val-split labels that validate the lifter stage
     # The person head on the frozen fine-tuned (or direct) network: person vs background crops.
     person_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=300, batch_size=64, lr=1e-3, val_every=100))
+    hmperson_stage: StageConfig = field(default_factory=lambda: StageConfig(steps=600, batch_size=32, lr=1e-2, val_every=200, checkpoint_every=100))
     # The person detector (pose3d.models.detector) on whole synthetic frames (pose3d.data.frames); not
     # in the default stage set: pose3d-train --stage detector. val_samples frames validate it.
     detector: DetectorConfig = field(default_factory=DetectorConfig)

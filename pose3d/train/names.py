@@ -52,6 +52,9 @@ REGISTRY: dict[str, StageSpec] = {s.name: s for s in (
               about="the structured 2D-evidence model (heatmaps, lifter, the prior's decoder) end to end on the 3D pose"),
     StageSpec("person", "person", "pose3d.train.person:person_stage", (IMAGES, BACKGROUNDS),
               needs=("finetune", "direct"), about="a person-vs-background head on the frozen pose network"),
+    StageSpec("hmperson", "heatmap_person", "pose3d.train.person:hmperson_stage", (IMAGES, BACKGROUNDS),
+              needs=("heatmap", "hmfinetune"),
+              about="a person-vs-background head on the frozen 2D-evidence network's pooled encoder features"),
     StageSpec("detector", "detector", "pose3d.train.detector:detector_stage", (FRAMES,),
               about="the person detector on whole synthetic frames"),
 )}

@@ -1,24 +1,30 @@
-"""The person stage: a head that tells a person crop from a background crop, on the frozen pose network.
+"""The person stages: a head that tells a person crop from a background crop, on the frozen pose network.
 
 Each step renders this step's training crops twice: as usual (a person, label 1) and cropped where
-the person is not (``SyntheticPoses.render_background_batch``: the same scene, label 0). The fine-tuned
-(else the direct) network, frozen in eval mode, turns both into convolutional features; only
-``PersonHead`` learns, with binary cross-entropy. Validation: AUC and accuracy at 0.5 on the fixed
+the person is not (``SyntheticPoses.render_background_batch``: the same scene, label 0; crops that
+show another person of the scene are left out). The frozen network, in eval mode, turns both into
+features; only the head learns, with binary cross-entropy. Stage ``person``: ``PersonHead`` on the
+fine-tuned (else the direct) paper CNN's convolutional features. Stage ``hmperson``:
+``HeatmapPersonHead`` on the 2D-evidence network's pooled encoder features (``heatmap.pt``, else
+``hmfinetune.pt``); exported beside the joint confidences, its probability becomes the pose score. Validation: AUC and accuracy at 0.5 on the fixed
 validation crops against their background twins. It needs training data that can make background
 crops (``TrainingData.backgrounds``): the synthetic data; prepared Human3.6M crops all hold a person.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pose3d.models.person import PersonHead
-from pose3d.train.checkpoint import load_model
+from pose3d.models.person import HeatmapPersonHead, PersonHead
+from pose3d.train.checkpoint import HEATMAP_KINDS, load_model
 from pose3d.train.loop import Stage
 from pose3d.train.names import StageSpec
+from pose3d.train.stages import EMPTY_COVERAGE
 
 
 def auc(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -28,27 +34,45 @@ def auc(positive: np.ndarray, negative: np.ndarray) -> float:
 
 
 def person_stage(ctx, spec: StageSpec) -> Stage:  # ctx: pose3d.train.run.Context
+    """The head on the paper CNN's features (the fine-tuned, else the direct network)."""
     cfg = ctx.config
-    pose_net, _, _ = load_model(ctx.built_on(spec))  # the fine-tuned, else the direct network
+    pose_net, _, _ = load_model(ctx.built_on(spec))
+    return head_stage(ctx, spec, pose_net, lambda net, x: net.cnn.forward_features(x),
+                      PersonHead(cfg.cnn, cfg.input.input_size))
+
+
+def hmperson_stage(ctx, spec: StageSpec) -> Stage:
+    """The head on the 2D-evidence network's pooled encoder features (``HeatmapNet.pooled``)."""
+    pose_net, _, _ = load_model(ctx.built_on(spec), kinds=HEATMAP_KINDS)
+    return head_stage(ctx, spec, pose_net, lambda net, x: net.net2d.pooled(*net.net2d.encode(x)),
+                      HeatmapPersonHead(ctx.config.heatmap))
+
+
+def head_stage(ctx, spec: StageSpec, pose_net: nn.Module, read: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+               head: nn.Module) -> Stage:
+    """Train ``head`` on ``read(pose_net, crops)`` features of the frozen ``pose_net``: person crops
+    (label 1) against their background twins (label 0), binary cross-entropy."""
+    cfg = ctx.config
     pose_net = ctx.device.prepare(pose_net).eval()
     for p in pose_net.parameters():
         p.requires_grad_(False)
-    head = ctx.device.prepare(PersonHead(cfg.cnn, cfg.input.input_size))
+    head = ctx.device.prepare(head)
     batch_size = cfg.stage(spec.name).batch_size
 
     @torch.no_grad()
     def features(x: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) normalised crops -> (B, feature_dim) of the frozen network."""
         with ctx.device.autocast():
-            return pose_net.cnn.forward_features(ctx.device.layout(x)).float()
+            return read(pose_net, ctx.device.layout(x)).float()
 
     def encode(images: np.ndarray) -> torch.Tensor:
         return ctx.data.image_codec.encode(torch.from_numpy(images))
 
     def loss(m: nn.Module, step: int, offset: int, size: int) -> tuple[torch.Tensor, dict[str, float]]:
-        f = torch.cat([features(ctx.data.images(step, batch_size, offset, size)["x"]),
-                       features(ctx.data.backgrounds(step, batch_size, offset, size))])
-        target = ctx.device.to(torch.cat([torch.ones(size), torch.zeros(size)]))
+        bg = ctx.data.background_batch(step, batch_size, offset, size)
+        empty = bg["x"][bg["coverage"] <= EMPTY_COVERAGE]  # a crop showing another person is no negative
+        f = torch.cat([features(ctx.data.images(step, batch_size, offset, size)["x"]), features(empty)])
+        target = ctx.device.to(torch.cat([torch.ones(size), torch.zeros(len(empty))]))
         logits = m(f)
         value = F.binary_cross_entropy_with_logits(logits, target)
         accuracy = float(((logits > 0).float() == target).float().mean())

@@ -121,10 +121,10 @@ def fit_shape(width: int, height: int, size: int, multiple: int) -> tuple[int, i
     ``multiple`` (at least one; at most 4 x ``size``). A 16:9 frame at size 256, multiple 32 becomes
     352 x 192: people 1.33 x larger than in the 256 x 256 square letterbox, for as many pixels."""
     scale = size / np.sqrt(float(width) * float(height))
-    limit = 4 * size
+    most = max(1, 4 * size // multiple)  # in multiples
 
     def side(n: float) -> int:
-        return int(min(max(round(n * scale / multiple), 1) * multiple, limit - limit % multiple or multiple))
+        return int(min(max(round(n * scale / multiple), 1), most) * multiple)
 
     return side(width), side(height)
 

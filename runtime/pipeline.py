@@ -37,7 +37,7 @@ import numpy as np
 
 from pose3d.camera import Camera
 from pose3d.crop import apply_affine, box_crop_affine, invert_affine, square_box
-from pose3d_runtime.boxes import DUPLICATE_IOU, Target, box_iou, joints_extent
+from pose3d_runtime.boxes import DUPLICATE_IOU, Target, box_iou, box_ious, joints_extent
 from pose3d_runtime.draw import Drawn
 from pose3d_runtime.geometry import fit_translation, pinhole, project_points
 from pose3d_runtime.model import PoseModel
@@ -185,12 +185,11 @@ def refine(estimator: "Estimator", frames: Sequence[np.ndarray], targets: Sequen
     todo = [i for i in todo if i not in shared]
     boxes = [fitted[i] for i in todo]
     again = estimator.estimate([frames[i] for i in todo], boxes, None if cameras is None else [cameras[i] for i in todo])
-    extents = {i: joints_extent(poses[i].joints_2d_px) for i in todo}
     for i, pose in zip(todo, again):
-        targets[i] = replace(targets[i], box=pose.box, extent=extents[i])
+        targets[i] = replace(targets[i], box=pose.box, extent=joints_extent(poses[i].joints_2d_px))
         poses[i] = pose
-    for i, j in shared.items():
-        targets[i] = replace(targets[i], box=poses[j].box, extent=extents[j])
+    for i, j in shared.items():  # j is refined by now
+        targets[i] = replace(targets[i], box=targets[j].box, extent=targets[j].extent)
         poses[i] = poses[j]
     return targets, poses
 
@@ -199,14 +198,16 @@ def _same_person(frames: Sequence[np.ndarray], targets: Sequence[Target], poses:
                  fitted: dict[int, np.ndarray], todo: list[int]) -> dict[int, int]:
     """Detected targets to be refined -> the better-scoring detected target of the same frame whose
     fitted box they overlap (IoU > ``DUPLICATE_IOU``): that one's refinement stands for both."""
+    detected = sorted((i for i in todo if targets[i].source == "detected"), key=lambda i: -poses[i].score)
+    overlap = box_ious([fitted[i] for i in detected], [fitted[i] for i in detected]) > DUPLICATE_IOU
     shared: dict[int, int] = {}
-    leaders: list[int] = []
-    for i in sorted((i for i in todo if targets[i].source == "detected"), key=lambda i: -poses[i].score):
-        same = [j for j in leaders if frames[j] is frames[i] and box_iou(fitted[i], fitted[j]) > DUPLICATE_IOU]
+    leaders: list[int] = []  # positions in ``detected``
+    for a, i in enumerate(detected):
+        same = [b for b in leaders if overlap[a, b] and frames[detected[b]] is frames[i]]
         if same:
-            shared[i] = same[0]
+            shared[i] = detected[same[0]]
         else:
-            leaders.append(i)
+            leaders.append(a)
     return shared
 
 

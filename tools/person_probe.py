@@ -3,13 +3,14 @@
     python tools/person_probe.py runs/hm_anny_long/heatmap.pt ../shared/realval ../shared/media/sports2d/demo.mp4 \
         --backgrounds photos/backgrounds --textures photos/textures
 
-A linear probe (logistic regression) on the 2D-evidence network's pooled encoder features (stride 16:
-mean and max; stride 8: mean) is fitted on synthetic crops only: person crops of the training split
+A linear probe (logistic regression) on the 2D-evidence network's pooled encoder features
+(``HeatmapNet.pooled``: stride 16 mean and max, stride 8 mean) is fitted on synthetic crops only: person crops of the training split
 against their background twins (the same scenes cropped beside the person, no other person in view).
 It is then scored beside the mean joint confidence (the runtime's pose score) on real crops:
 
 - people: every labelled person of the realval folder, cut from the labelled box;
-- background: every box the runtime verifies (shipped detector and pose model, pose score >= 0.45)
+- background: every box the runtime verifies (shipped detector; the checkpoint itself as the pose
+  model, scored by its mean joint confidence where no person head lies beside it; pose score >= 0.45)
   away from the man in the Sports2D video's first 37 frames, where he is alone in view (his box
   taken from the nearest labelled frame; IoU < 0.1).
 
@@ -31,9 +32,9 @@ from pose3d.realval.predict import labelled_box
 from pose3d.train.checkpoint import load_model
 from pose3d.train.data import training_data
 from pose3d.train.person import auc
+from pose3d_export.checkpoint_model import CheckpointModel
 from pose3d_runtime.boxes import box_iou, find_people
 from pose3d_runtime.detector import PersonDetector
-from pose3d_runtime.model import PoseModel
 from pose3d_runtime.pipeline import Estimator, refine
 from pose3d_runtime.preprocess import crop_normalise
 from pose3d_runtime.sources import read_image
@@ -48,11 +49,9 @@ def features_and_confidence(model, x: torch.Tensor, chunk: int = 64) -> tuple[np
     net = model.net2d
     feats, confs = [], []
     for lo in range(0, len(x), chunk):
-        xb = x[lo:lo + chunk]
-        f8 = net.down8(net.down4(net.stem(xb)))
-        f16 = net.down16(f8)
-        feats.append(torch.cat([f16.mean((2, 3)), f16.amax((2, 3)), f8.mean((2, 3))], 1))
-        confs.append(model(xb).confidence.mean(-1))
+        features = net.encode(x[lo:lo + chunk])
+        feats.append(net.pooled(*features))
+        confs.append(model.from_logits(net.decode(*features)).confidence.mean(-1))
     return torch.cat(feats).numpy(), torch.cat(confs).numpy()
 
 
@@ -100,7 +99,7 @@ def main() -> None:
     print(f"synthetic: {len(fp)} person and {len(fn)} background crops; AUC: confidence {auc(cp, cn):.3f}, "
           f"probe {auc(probe(fp), probe(fn)):.3f}")
 
-    est = Estimator(PoseModel(None, device="cpu"))
+    est = Estimator(CheckpointModel(args.checkpoint))
     info = est.info
     detect = find_people(PersonDetector(None, margin=est.margin, device="cpu"), True, 10, margin=est.margin)
 
@@ -127,6 +126,9 @@ def main() -> None:
         poses = est.estimate([img] * len(targets), [t.box for t in targets], [cam] * len(targets))
         _, poses = refine(est, [img] * len(targets), targets, poses, [cam] * len(targets))
         negatives += [crop(img, p.box) for p in poses if p.score >= MIN_SCORE and box_iou(p.box, him) < 0.1]
+    if not negatives:
+        raise SystemExit(f"no box verified on background in the first {ALONE_FRAMES} Sports2D frames: nothing to "
+                         "score the probe against (is there a person head beside the checkpoint?)")
     fpr, cpr = features_and_confidence(model, torch.cat(people))
     fnr, cnr = features_and_confidence(model, torch.cat(negatives))
     pp, pn = probe(fpr), probe(fnr)

@@ -72,6 +72,11 @@ def soft_argmax(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([x, y], dim=-1), confidence
 
 
+def pooled_dim(config: HeatmapConfig) -> int:
+    """The width of ``HeatmapNet.pooled``."""
+    return 2 * config.widths[3] + config.widths[2]
+
+
 class HeatmapNet(nn.Module):
     """(B, 3, S, S) normalised crops -> (B, J, S/4, S/4) heatmap logits."""
 
@@ -102,8 +107,8 @@ class HeatmapNet(nn.Module):
 
     @staticmethod
     def pooled(f4: torch.Tensor, f8: torch.Tensor, f16: torch.Tensor) -> torch.Tensor:
-        """(B, 2 * widths[3] + widths[2]) the crop's summary a person head reads: the stride-16 features'
-        mean and maximum over the crop, the stride-8 features' mean."""
+        """(B, ``pooled_dim``) the crop's summary a person head reads: the stride-16 features' mean and
+        maximum over the crop, the stride-8 features' mean."""
         return torch.cat([f16.mean((2, 3)), f16.amax((2, 3)), f8.mean((2, 3))], 1)
 
     def decode(self, f4: torch.Tensor, f8: torch.Tensor, f16: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from pose3d.models.cnn import CNNConfig, feature_dim
-from pose3d.models.heatmap import HeatmapConfig
+from pose3d.models.heatmap import HeatmapConfig, pooled_dim
 
 
 class PersonHead(nn.Module):
@@ -27,16 +27,11 @@ class PersonHead(nn.Module):
         return self.net(features).squeeze(-1)
 
 
-def pooled_dim(config: HeatmapConfig) -> int:
-    """The width of ``HeatmapNet.pooled``."""
-    return 2 * config.widths[3] + config.widths[2]
-
-
 class HeatmapPersonHead(nn.Module):
     """The same question for the 2D-evidence model: a logistic regression on its encoder's pooled
     features (``HeatmapNet.pooled``), trained with the network frozen. A linear probe of this kind,
     fitted on synthetic crops only, told the real people of ../shared/realval from the background
-    boxes the runtime verified better than the mean joint confidence (AUC 0.976 against 0.944,
+    boxes the runtime verified better than the mean joint confidence (AUC 0.977 against 0.942,
     ``tools/person_probe.py``)."""
 
     def __init__(self, config: HeatmapConfig = HeatmapConfig()) -> None:

@@ -6,8 +6,8 @@ show another person of the scene are left out). The frozen network, in eval mode
 features; only the head learns, with binary cross-entropy. Stage ``person``: ``PersonHead`` on the
 fine-tuned (else the direct) paper CNN's convolutional features. Stage ``hmperson``:
 ``HeatmapPersonHead`` on the 2D-evidence network's pooled encoder features (``heatmap.pt``, else
-``hmfinetune.pt``); exported beside the joint confidences, its probability becomes the pose score. Validation: AUC and accuracy at 0.5 on the fixed
-validation crops against their background twins. It needs training data that can make background
+``hmfinetune.pt``); exported beside the joint confidences, its probability becomes the pose score.
+Validation: AUC and accuracy at 0.5 on the fixed validation crops against their background twins. It needs training data that can make background
 crops (``TrainingData.backgrounds``): the synthetic data; prepared Human3.6M crops all hold a person.
 """
 

@@ -102,6 +102,24 @@ def test_background_crops_show_no_person():
     assert np.array_equal(again["image"], bg["image"])  # fixed by the seed and the indices
 
 
+def test_part_crops_show_a_piece_of_the_person():
+    from pose3d.data.synthetic import PART_ZOOM, SynthConfig, SyntheticPoses
+
+    ds = SyntheticPoses(SynthConfig(split="val", seed=0, length=32))
+    parts = ds.render_part_batch(range(32))
+    whole = ds.render_batch(range(32))
+    assert parts["image"].shape == whole["image"].shape and parts["image"].dtype == np.uint8
+    # Zoomed onto a joint: the crops are mostly person, and never the whole person: its joints spread
+    # over PART_ZOOM times their extent in the person crop, most of them outside the picture.
+    assert np.median(parts["person_coverage"]) > 0.25
+    S = whole["image"].shape[-1]
+    zoom = np.ptp(parts["joints_2d"], axis=1).max(-1) / np.ptp(whole["joints_2d"], axis=1).max(-1)
+    assert (zoom >= PART_ZOOM[0] * 0.999).all() and (zoom <= PART_ZOOM[1] * 1.001).all()
+    inside = ((parts["joints_2d"] >= 0) & (parts["joints_2d"] <= S - 1)).all(-1).sum(-1)
+    assert (inside <= 9).all() and np.median(inside) <= 4
+    assert np.array_equal(ds.render_part_batch(range(32))["image"], parts["image"])  # fixed by the seed and indices
+
+
 def test_stage_order_and_bad_settings_are_reported(tmp_path):
     runner = CliRunner()
     r = runner.invoke(train_main, ["--stage", "finetune", "--out", str(tmp_path / "x"), "--quiet"])

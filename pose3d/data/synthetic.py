@@ -46,6 +46,11 @@ from pose3d.skeleton import H36M17, bone_lengths, to_root_relative
 
 DEFAULT_LENGTH = {"train": 10_000_000, "val": 2_000, "test": 5_000}
 BODIES = ("capsules", "anny")
+# Part crops (negatives of the person head): the person crop made this many times smaller. The runtime
+# proposes boxes down to a foot's size in a large frame (a tenth of the person's crop, Pose2Sim frames);
+# from 4 down, a crop shows a quarter of a person's height or less (a hand, a foot, a face): never a
+# whole person, nor the head and shoulders of a webcam close-up.
+PART_ZOOM = (4.0, 12.0)
 PEOPLE_STREAM = 1 << 40  # offset of the people's draw streams from the scenes' (no split's seed reaches it)
 
 
@@ -182,11 +187,36 @@ class SyntheticPoses:
         angle = rng.uniform(0.0, 2.0 * np.pi, size=len(indices))
         dist = rng.uniform(1.05, 1.6, size=len(indices)) * self.config.crop.size
         affines = shift_affine(affines, dist * np.cos(angle), dist * np.sin(angle))
-        size = self.config.crop.input_size
+        return self._render_negatives(draws, poses, cameras, looks, affines, indices)
+
+    def render_part_batch(self, indices: Sequence[int], zoom: tuple[float, float] = PART_ZOOM) -> dict[str, np.ndarray]:
+        """The same scenes as ``render_batch``, seen through a crop ``zoom`` times smaller (log-uniform)
+        centred near one of the person's joints (within a third of the small crop's side): a hand, a
+        foot, a knee or a piece of the torso filling the picture, not a whole person. Negatives for the
+        person head (a pose read from such a crop is meaningless); fixed by the seed and the indices,
+        without touching the samples' own draws. The pose labels are left out but for ``joints_2d``,
+        the person's joints in the zoomed picture (most of them outside it)."""
+        draws, poses, k, cameras, looks, affines = self._sample(indices)
+        rng = np.random.default_rng([self.stream_seed, 0x9A, *(int(i) for i in indices[:1]), len(indices)])
+        n, size = len(indices), self.config.crop.input_size
+        uv = cameras.project_camera(cameras.world_to_camera(poses))  # (B, J, 2) frame pixels
+        joints = apply_affine(affines, uv)  # in the person crop
+        centre = joints[np.arange(n), rng.integers(joints.shape[1], size=n)]
+        z = np.exp(rng.uniform(np.log(zoom[0]), np.log(zoom[1]), size=n))
+        centre = centre + rng.uniform(-1.0, 1.0, size=(n, 2)) * (size / 3.0) / z[:, None]
+        zoomed = affines * z[:, None, None]  # x' = z (A x - centre) + the picture's centre
+        zoomed[..., 2] += (size - 1) / 2.0 - z[:, None] * centre
+        return {**self._render_negatives(draws, poses, cameras, looks, zoomed, indices),
+                "joints_2d": apply_affine(zoomed, uv).astype(np.float32)}
+
+    def _render_negatives(self, draws, poses, cameras, looks, affines, indices) -> dict[str, np.ndarray]:
+        """The scenes through ``affines`` as person-head negatives: ``image``, ``person_coverage`` (the
+        share of pixels showing a person), ``index``."""
+        size = (self.config.crop.input_size,) * 2
         if isinstance(looks, MeshPeople):
-            out = render_people(looks, poses, cameras, draws, affines, (size, size), self.config.scene, self._photos)
+            out = render_people(looks, poses, cameras, draws, affines, size, self.config.scene, self._photos)
         else:
-            out = render(poses, cameras, looks, draws, affines, (size, size), self.config.scene, self._photos)
+            out = render(poses, cameras, looks, draws, affines, size, self.config.scene, self._photos)
         return {"image": np.ascontiguousarray(out.images.transpose(0, 3, 1, 2)),
                 "person_coverage": out.mask.mean(axis=(1, 2)), "index": np.asarray(indices, dtype=np.int64)}
 

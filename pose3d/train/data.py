@@ -107,6 +107,15 @@ class TrainingData:
         """(N, 3, S, S) uint8: the validation samples' scenes where no person is."""
         raise UnsuitableData(self.refusal(BACKGROUNDS, "person"))
 
+    def part_batch(self, step: int, batch_size: int, offset: int, size: int) -> torch.Tensor:
+        """Normalised crops of the same scenes as ``images``, zoomed onto a part of the person
+        (``SyntheticPoses.render_part_batch``): negatives for the person heads."""
+        raise UnsuitableData(self.refusal(BACKGROUNDS, "person"))
+
+    def val_parts(self) -> np.ndarray:
+        """(N, 3, S, S) uint8: the validation samples zoomed onto a part of the person."""
+        raise UnsuitableData(self.refusal(BACKGROUNDS, "person"))
+
     def prior_poses(self, split: str, step: int, count: int) -> torch.Tensor:
         """(count, 51) root-relative camera-frame poses of ``split`` in PoseCodec units, fixed by
         (seed, split, step)."""
@@ -214,6 +223,13 @@ class SyntheticTraining(TrainingData):
 
     def val_backgrounds(self) -> np.ndarray:
         return self.val_dataset().render_background_batch(range(self.config.val_samples))["image"]
+
+    def part_batch(self, step: int, batch_size: int, offset: int, size: int) -> torch.Tensor:
+        batch = self.train.render_part_batch(self._indices(step, batch_size, offset, size))
+        return self.image_codec.encode(torch.from_numpy(batch["image"]))
+
+    def val_parts(self) -> np.ndarray:
+        return self.val_dataset().render_part_batch(range(self.config.val_samples))["image"]
 
     def prior_poses(self, split: str, step: int, count: int) -> torch.Tensor:
         """Pose-bank poses of ``split``, each turned to a random heading and seen from a random camera."""

@@ -2,12 +2,16 @@
 
 Each step renders this step's training crops twice: as usual (a person, label 1) and cropped where
 the person is not (``SyntheticPoses.render_background_batch``: the same scene, label 0; crops that
-show another person of the scene are left out). The frozen network, in eval mode, turns both into
-features; only the head learns, with binary cross-entropy. Stage ``person``: ``PersonHead`` on the
+show another person of the scene are left out), and half of them zoomed onto a part of the person
+(``SyntheticPoses.render_part_batch``: a hand, a foot, a face filling the crop, label 0; the runtime's
+proposals include such boxes, and a head that saw only whole people and empty scenes called a real
+foot a person). The frozen network, in eval mode, turns them into features; only the head learns,
+with binary cross-entropy. Stage ``person``: ``PersonHead`` on the
 fine-tuned (else the direct) paper CNN's convolutional features. Stage ``hmperson``:
 ``HeatmapPersonHead`` on the 2D-evidence network's pooled encoder features (``heatmap.pt``, else
 ``hmfinetune.pt``); exported beside the joint confidences, its probability becomes the pose score.
-Validation: AUC and accuracy at 0.5 on the fixed validation crops against their background twins. It needs training data that can make background
+Validation: AUC and accuracy at 0.5 on the fixed validation crops against their background and
+part twins, and the AUC against the parts alone. It needs training data that can make background
 crops (``TrainingData.backgrounds``): the synthetic data; prepared Human3.6M crops all hold a person.
 """
 
@@ -25,6 +29,8 @@ from pose3d.train.checkpoint import HEATMAP_KINDS, load_model
 from pose3d.train.loop import Stage
 from pose3d.train.names import StageSpec
 from pose3d.train.stages import EMPTY_COVERAGE
+
+PART_SHARE = 2  # one part crop for every this many person crops
 
 
 def auc(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -71,8 +77,9 @@ def head_stage(ctx, spec: StageSpec, pose_net: nn.Module, read: Callable[[nn.Mod
     def loss(m: nn.Module, step: int, offset: int, size: int) -> tuple[torch.Tensor, dict[str, float]]:
         bg = ctx.data.background_batch(step, batch_size, offset, size)
         empty = bg["x"][bg["coverage"] <= EMPTY_COVERAGE]  # a crop showing another person is no negative
-        f = torch.cat([features(ctx.data.images(step, batch_size, offset, size)["x"]), features(empty)])
-        target = ctx.device.to(torch.cat([torch.ones(size), torch.zeros(len(empty))]))
+        parts = ctx.data.part_batch(step, batch_size, offset, max(1, size // PART_SHARE))
+        f = torch.cat([features(ctx.data.images(step, batch_size, offset, size)["x"]), features(empty), features(parts)])
+        target = ctx.device.to(torch.cat([torch.ones(size), torch.zeros(len(empty) + len(parts))]))
         logits = m(f)
         value = F.binary_cross_entropy_with_logits(logits, target)
         accuracy = float(((logits > 0).float() == target).float().mean())
@@ -85,10 +92,12 @@ def head_stage(ctx, spec: StageSpec, pose_net: nn.Module, read: Callable[[nn.Mod
         if not val_cache:
             val_cache["pos"] = features(encode(ctx.data.val_samples()["image"]))
             val_cache["neg"] = features(encode(ctx.data.val_backgrounds()))
+            val_cache["part"] = features(encode(ctx.data.val_parts()))
         m.eval()
-        pos = torch.sigmoid(m(val_cache["pos"])).float().cpu().numpy()
-        neg = torch.sigmoid(m(val_cache["neg"])).float().cpu().numpy()
+        pos, bg, part = (torch.sigmoid(m(val_cache[k])).float().cpu().numpy() for k in ("pos", "neg", "part"))
+        neg = np.concatenate([bg, part])
         return {"auc": auc(pos, neg), "accuracy": float(((pos > 0.5).sum() + (neg <= 0.5).sum()) / (len(pos) + len(neg))),
-                "person_median": float(np.median(pos)), "background_median": float(np.median(neg))}
+                "part_auc": auc(pos, part), "person_median": float(np.median(pos)),
+                "background_median": float(np.median(bg)), "part_median": float(np.median(part))}
 
     return Stage(spec.name, spec.kind, head, list(head.parameters()), loss, validate)

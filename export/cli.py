@@ -2,7 +2,7 @@
 
     pose3d-export runs/default/finetune.pt -o model.onnx [--fp16] [--int8] [--person runs/default/person.pt]
     pose3d-export runs/hm_anny/heatmap.pt -o model.onnx --int8 --calibration 300   # + model.int8.onnx, static
-    pose3d-export --detector runs/detector/detector.pt -o detector.onnx
+    pose3d-export --detector runs/detector/detector.pt -o detector.onnx [--frame-size 384]
 """
 
 from __future__ import annotations
@@ -42,12 +42,17 @@ from pose3d_export.quantize import CALIBRATION_SPLITS, DEFAULT_CALIBRATION, INT8
 @click.option("--no-person", is_flag=True, help="Leave the person head out even if one is beside CHECKPOINT.")
 @click.option("--detector", is_flag=True,
               help="CHECKPOINT is the person detector (pose3d-train --stage detector: OUT/detector.pt); "
-                   "only --samples applies.")
+                   "only --samples and --frame-size apply.")
+@click.option("--frame-size", type=click.IntRange(32, 4096), default=None,
+              help="With --detector: the runtime feeds a frame in about this many pixels squared, at its own aspect "
+                   "(a multiple of the network's stride; default: the training frames' side, detector.input_size).")
 def main(checkpoint: Path, output: Path, samples: int, tolerance_mm: float, fp16: bool, int8: bool, calibration: int,
          calibration_split: str, int8_ops: str, int8_tolerance_mm: float, int8_tolerance_px: float, person: Path | None,
-         no_person: bool, detector: bool) -> None:
+         no_person: bool, detector: bool, frame_size: int | None) -> None:
     from pose3d.cli.extras import require_all
 
+    if frame_size is not None and not detector:
+        raise click.BadParameter("applies to the person detector only (with --detector)", param_hint="--frame-size")
     require_all(("torch", "onnx"), "pose3d-export")
     from pose3d.train.checkpoint import person_head_file, read_checkpoint
     from pose3d_export.onnx_export import VerificationError, export
@@ -59,7 +64,7 @@ def main(checkpoint: Path, output: Path, samples: int, tolerance_mm: float, fp16
     if kind == "detector" and not detector:
         raise click.ClickException(f"{checkpoint} holds the person detector: export it with --detector")
     if detector:
-        _export_detector(checkpoint, output, samples)
+        _export_detector(checkpoint, output, samples, frame_size)
         return
 
     if person is None and not no_person and person_head_file(checkpoint, kind).is_file():
@@ -84,11 +89,11 @@ def main(checkpoint: Path, output: Path, samples: int, tolerance_mm: float, fp16
                    f"{c.mpjpe_vs_truth_mm:.1f} | {c.mpjpe_change_mm:+.2f} | {c.batch_dependence_mm:.5f} |")
 
 
-def _export_detector(checkpoint: Path, output: Path, samples: int) -> None:
+def _export_detector(checkpoint: Path, output: Path, samples: int, frame_size: int | None) -> None:
     from pose3d_export.detector_export import VerificationError, export_detector
 
     try:
-        check = export_detector(checkpoint, output, samples=samples)
+        check = export_detector(checkpoint, output, samples=samples, frame_size=frame_size)
     except (ValueError, VerificationError) as e:
         raise click.ClickException(str(e)) from None
     errors = ", ".join(f"{name} {value:.2g}" for name, value in check.max_error.items())

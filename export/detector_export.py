@@ -9,7 +9,8 @@ The contract the runtime reads (opset 17, dynamic batch, height and width):
   in the cell, ``size`` (B, 2, h/4, w/4) the box's width and height in input pixels, ``offset``
   (B, 2, h/4, w/4) the centre inside its cell in cells (0..1): centre x = 4 * (i + offset_x) - 0.5
   for column i, y alike with rows (``pose3d.models.detector``);
-- metadata ``pose3d_detector`` (JSON: format, input size S, input multiple, stride, normalisation,
+- metadata ``pose3d_detector`` (JSON: format, input size S (the frame size the runtime feeds, by
+  default the training frames' side; ``frame_size``), input multiple, stride, normalisation,
   letterbox, box, the recommended score threshold: the best-F1 one of the last validation,
   ``recommended_threshold``), ``pose3d_version``, ``source_checkpoint``, ``step``, ``metrics`` and
   ``training_config`` (JSON).
@@ -63,9 +64,9 @@ def recommended_threshold(info: dict[str, Any], config: DetectorConfig) -> float
 
 
 def detector_metadata(checkpoint: Path, info: dict[str, Any], config_dict: dict[str, Any],
-                      config: DetectorConfig) -> dict[str, str]:
+                      config: DetectorConfig, frame_size: int | None = None) -> dict[str, str]:
     codec = ImageCodec()
-    contract = {"format": FORMAT, "input_size": config.input_size, "input_multiple": input_multiple(config),
+    contract = {"format": FORMAT, "input_size": frame_size or config.input_size, "input_multiple": input_multiple(config),
                 "stride": STRIDE, "mean": list(codec.mean), "std": list(codec.std),
                 "letterbox": "pose3d.crop.letterbox_affine",
                 "box": "the 17 joints' extent in input pixels", "score_threshold": recommended_threshold(info, config)}
@@ -88,12 +89,19 @@ def load_detector(checkpoint: Path):
     return model, config, info
 
 
-def export_detector(checkpoint: str | Path, output: str | Path, samples: int = 16) -> DetectorCheck:
+def export_detector(checkpoint: str | Path, output: str | Path, samples: int = 16,
+                    frame_size: int | None = None) -> DetectorCheck:
     """Export the detector in ``checkpoint`` to ``output``, verified on ``samples`` rendered test frames;
-    VerificationError when an output differs from PyTorch past ``TOLERANCE``."""
+    VerificationError when an output differs from PyTorch past ``TOLERANCE``. ``frame_size``: the
+    side S the runtime fits frames into (about S x S pixels at the frame's aspect), a multiple of the
+    network's ``input_multiple`` (ValueError otherwise); None: the training frames' side. The
+    network is fully convolutional, so it takes frames larger than it was trained on: people then
+    span more of its pixels."""
     checkpoint, output = Path(checkpoint), Path(output)
     model, config, info = load_detector(checkpoint)
     det = config.detector
+    if frame_size is not None and frame_size % input_multiple(det):
+        raise ValueError(f"--frame-size must be a multiple of {input_multiple(det)}, got {frame_size}")
     net = DetectorOutputs(model.to(memory_format=torch.contiguous_format)).eval()
     output.parent.mkdir(parents=True, exist_ok=True)
     S = det.input_size
@@ -103,7 +111,8 @@ def export_detector(checkpoint: str | Path, output: str | Path, samples: int = 1
                           dynamic_axes={n: {0: "batch", 2: "height", 3: "width"} for n in (INPUT, *OUTPUTS)},
                           opset_version=OPSET, dynamo=False)
     graph = onnx.load(str(output))
-    onnx.helper.set_model_props(graph, detector_metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), det))
+    onnx.helper.set_model_props(graph, detector_metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), det,
+                                                         frame_size))
     onnx.save(graph, str(output))
 
     frames = DetectorFrames(SynthConfig(split="test", seed=config.seed, length=samples), S, config.detector_frames)

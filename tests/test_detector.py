@@ -223,6 +223,24 @@ def test_export_round_trip(detector_checkpoint, tmp_path):
         np.testing.assert_allclose(centre, torch.sigmoid(model(torch.from_numpy(wide))[0]).numpy(), atol=1e-4)
 
 
+def test_the_frame_size_the_runtime_feeds_is_chosen_at_export(detector_checkpoint, tmp_path):
+    from pose3d_runtime.detector import PersonDetector
+
+    out = tmp_path / "detector.onnx"
+    r = CliRunner().invoke(export_main, ["--detector", str(detector_checkpoint), "-o", str(out), "--samples", "2",
+                                         "--frame-size", "128"])
+    assert r.exit_code == 0, r.output
+    det = PersonDetector(out)
+    assert det.info.input_size == 128 and det.any_shape  # trained on 64 x 64 frames
+    assert det.input_shape((480, 640)) == (96, 160)  # about 128 x 128 pixels at the frame's 4:3 (multiples of 32)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    assert det.preprocess(frame).shape == (1, 3, 96, 160) and det(frame, 0.99) == []
+    r = CliRunner().invoke(export_main, ["--detector", str(detector_checkpoint), "-o", str(out), "--frame-size", "100"])
+    assert r.exit_code != 0 and "--frame-size must be a multiple of 32, got 100" in r.output
+    r = CliRunner().invoke(export_main, [str(detector_checkpoint), "-o", str(out), "--frame-size", "128"])
+    assert r.exit_code != 0 and "--frame-size" in r.output and "--detector" in r.output
+
+
 def test_export_fails_past_the_tolerance(detector_checkpoint, tmp_path, monkeypatch):
     from pose3d_export import detector_export
 

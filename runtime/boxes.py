@@ -78,6 +78,14 @@ CONFIRM_FRAMES = 2
 # A proposal whose refined pose scores below this is background, not a near miss: it is not verified
 # again at the same place for a few frames (``pose3d_runtime.track.FAILED_FRAMES``).
 FAILED_SCORE = 0.35
+# People smaller than this share of the frame's shorter side (their joints' larger extent; the detector's
+# box for a proposal, the pose's joints for a verified person) are not looked at nor reported: the
+# detector is trained on people down to a tenth of its input's side (``detector_frames.min_height``),
+# the product on people from a third of the frame's height up. On the real set (its labelled people span
+# 0.23 to 0.93), with the detector fed 512 x 288 pixels, all 98 people reported below this were
+# background (a foot, a bush, a bottle), and the smallest pose found on a labelled person spanned 0.15.
+# 0 turns it off (``--min-size``).
+MIN_SIZE = 0.1
 DUPLICATE_IOU = 0.5  # two refined boxes overlapping more than this are one person: the better pose stays
 # Verified tracking: a followed track's box is not refined every frame, so a track on part of a person
 # (the upper body) can sit inside another on the whole one; two tracks or a track and a new person whose
@@ -147,11 +155,12 @@ class Detect:
     ``verify`` (the pose model scores its poses): the detector proposes (``proposals`` boxes down to
     ``PROPOSAL_SCORE``) and ``observe`` keeps the people whose pose scores at least ``min_score``
     (None: ``MIN_POSE_SCORE``), one per person (``verify``). Else the detector decides: every box it
-    scores at least ``min_score`` (None: its own threshold)."""
+    scores at least ``min_score`` (None: its own threshold). Either way people smaller than
+    ``min_size`` of the frame's shorter side are left out (``MIN_SIZE``)."""
 
     def __init__(self, detector: "PersonDetector", max_people: int, min_score: float | None = None,
-                 verify: bool = False, proposals: int | None = None) -> None:
-        self.detector, self.max_people, self.verify = detector, max_people, verify
+                 verify: bool = False, proposals: int | None = None, min_size: float = MIN_SIZE) -> None:
+        self.detector, self.max_people, self.verify, self.min_size = detector, max_people, verify, float(min_size)
         self.min_score = (MIN_POSE_SCORE if min_score is None else float(min_score)) if verify else min_score
         self.proposals = (proposals or default_proposals(max_people)) if verify else max_people
         how = f"pose score >= {self.min_score:.2f}, {self.proposals} proposals" if verify else "detector score"
@@ -159,11 +168,17 @@ class Detect:
 
     def boxes(self, frame: np.ndarray) -> list[Target]:
         floor = PROPOSAL_SCORE if self.verify else self.min_score
-        return [Target(d.box, "detected", d.score, d.extent) for d in self.detector(frame, floor, self.proposals)]
+        smallest = self.smallest(frame.shape)
+        return [Target(d.box, "detected", d.score, d.extent) for d in self.detector(frame, floor, self.proposals)
+                if extent_size(d.extent) >= smallest]
+
+    def smallest(self, frame_shape: tuple[int, ...]) -> float:
+        """The smallest person reported in a frame of this shape, in pixels (``min_size``)."""
+        return self.min_size * min(frame_shape[0], frame_shape[1])
 
     def observe(self, frame_shape, targets, poses):
         people = list(zip(targets, poses))
-        return verify(people, self.min_score, self.max_people) if self.verify else people
+        return verify(people, self.min_score, self.max_people, self.smallest(frame_shape)) if self.verify else people
 
 
 def default_proposals(max_people: int, stream: bool = False) -> int:
@@ -172,14 +187,16 @@ def default_proposals(max_people: int, stream: bool = False) -> int:
     return max(1, min(max_people, STREAM_PROPOSALS) if stream else min(2 * max_people, MAX_PROPOSALS))
 
 
-def verify(people: Sequence[tuple[Target, "Pose"]], min_score: float, max_people: int | None = None
-           ) -> list[tuple[Target, "Pose"]]:
-    """The people whose pose scores at least ``min_score``, best score first, one per person: of two
-    whose (refined) boxes overlap with IoU > ``DUPLICATE_IOU`` the better scored stays (two proposals
-    on one person converge onto nearly the same box); at most ``max_people``."""
+def verify(people: Sequence[tuple[Target, "Pose"]], min_score: float, max_people: int | None = None,
+           smallest: float = 0.0) -> list[tuple[Target, "Pose"]]:
+    """The people whose pose scores at least ``min_score`` and whose joints span at least ``smallest``
+    pixels (their larger extent), best score first, one per person: of two whose (refined) boxes
+    overlap with IoU > ``DUPLICATE_IOU`` the better scored stays (two proposals on one person converge
+    onto nearly the same box); at most ``max_people``."""
     kept: list[tuple[Target, "Pose"]] = []
     for t, p in sorted(people, key=lambda tp: -tp[1].score):
-        if not (p.score >= min_score and np.isfinite(p.joints_2d_px).all()):
+        if not (p.score >= min_score and np.isfinite(p.joints_2d_px).all()
+                and extent_size(joints_extent(p.joints_2d_px)) >= smallest):
             continue
         if any(box_iou(p.box, q.box) > DUPLICATE_IOU for _, q in kept):
             continue
@@ -206,7 +223,7 @@ class Track:
         if self.detect.verify and self.tracker.new_per_frame is not None:
             pairs = list(zip(targets, poses))
             detected = verify([tp for tp in pairs if tp[0].source != "tracked"], self.detect.min_score,
-                              self.detect.max_people)
+                              self.detect.max_people, self.detect.smallest(frame_shape))
             if len(self.asked) == len(pairs):  # the proposals as asked (refine moved the boxes) that failed
                 ok = {id(t) for t, _ in detected}
                 self.tracker.failed_proposals([a.box for a, (t, p) in zip(self.asked, pairs)
@@ -217,14 +234,14 @@ class Track:
 
 
 def find_people(detector: "PersonDetector", scores_poses: bool, max_people: int, min_score: float | None = None,
-                stream: bool = False, margin: float = 0.2) -> "Detect | Track":
+                stream: bool = False, margin: float = 0.2, min_size: float = MIN_SIZE) -> "Detect | Track":
     """The detector's box source as ``pose3d-run`` makes it: ``Detect`` for folders, ``Track`` (with the
     pose model's crop ``margin``) for streams; ``scores_poses``: the pose model scores its poses
-    (``has_person``), so the detector proposes and the pose score verifies."""
+    (``has_person``), so the detector proposes and the pose score verifies; ``min_size``: see ``MIN_SIZE``."""
     from pose3d_runtime.track import Tracker
 
     detect = Detect(detector, max_people, min_score, verify=scores_poses,
-                    proposals=default_proposals(max_people, stream) if scores_poses else None)
+                    proposals=default_proposals(max_people, stream) if scores_poses else None, min_size=min_size)
     if not stream:
         return detect
     if not scores_poses:
@@ -264,6 +281,11 @@ def same_person(a: np.ndarray, b: np.ndarray) -> bool:
     inter = max(w, 0.0) * max(h, 0.0)
     comparable = min(float(a[2]), float(b[2])) >= DUPLICATE_SIDES * max(float(a[2]), float(b[2]))
     return extent_iou(ea, eb) > DUPLICATE_IOU or (comparable and smaller > 0 and inter > DUPLICATE_COVER * smaller)
+
+
+def extent_size(extent: np.ndarray) -> float:
+    """(4,) (x0, y0, x1, y1) -> its larger side."""
+    return float(max(extent[2] - extent[0], extent[3] - extent[1]))
 
 
 def box_extent(box: np.ndarray) -> np.ndarray:

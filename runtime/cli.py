@@ -28,6 +28,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from pose3d_runtime.boxes import MIN_SIZE
 from pose3d_runtime.model import DEVICES, ModelError, PoseModel
 
 
@@ -40,7 +41,7 @@ Exit status:
 
 FOLDER_ONLY = ("overwrite", "no_annotate", "batch_size")
 STREAM_ONLY = ("no_display", "smooth", "max_frames")
-DETECTOR_ONLY = ("detector_path", "max_people", "min_score")
+DETECTOR_ONLY = ("detector_path", "max_people", "min_score", "min_size")
 MAX_PEOPLE = 10
 
 
@@ -68,7 +69,7 @@ def _given(ctx: click.Context, names: tuple[str, ...]) -> list[str]:
 
 
 def choose_boxes(ctx: click.Context, estimator, folder_mode: bool, bbox: str | None, full_image: bool,
-                 detector_path: Path | None, max_people: int, min_score: float | None, device: str,
+                 detector_path: Path | None, max_people: int, min_score: float | None, min_size: float, device: str,
                  threads: int | None):
     """The run's box source (``pose3d_runtime.boxes``), from the options (see the module docstring)."""
     from pose3d_runtime.boxes import FixedBox, FullImage, find_people, parse_bbox
@@ -95,7 +96,7 @@ def choose_boxes(ctx: click.Context, estimator, folder_mode: bool, bbox: str | N
         raise click.ClickException(str(e)) from None
     click.echo(f"detector {detector.describe()}", err=True)
     return find_people(detector, estimator.model.has_person, max_people, min_score, stream=not folder_mode,
-                       margin=estimator.margin)
+                       margin=estimator.margin, min_size=min_size)
 
 
 def _display_available() -> bool:
@@ -126,6 +127,8 @@ def _display_available() -> bool:
 @click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None, metavar="X",
               help="Report people whose pose scores at least X (default 0.45), where the model scores its poses; "
                    "else people the detector scores at least X (default: the detector's own threshold).")
+@click.option("--min-size", type=click.FloatRange(0.0, 1.0), default=MIN_SIZE, show_default=True, metavar="F",
+              help="Report people whose joints span at least this share of the image's shorter side (0: any size).")
 @click.option("--focal", type=float, default=None, metavar="PIXELS", callback=_focal,
               help="The camera's focal length, for placing the pose in depth (default: the image's longer side).")
 @click.option("--overwrite", is_flag=True, help="Folders: redo images whose results exist.")
@@ -137,7 +140,8 @@ def _display_available() -> bool:
 @click.pass_context
 def main(ctx: click.Context, input_path: Path | None, video: Path | None, webcam: int | None, out: Path, model_path: Path | None,
          device: str, threads: int | None, batch_size: int, bbox: str | None, full_image: bool,
-         detector_path: Path | None, max_people: int, min_score: float | None, focal: float | None, overwrite: bool,
+         detector_path: Path | None, max_people: int, min_score: float | None, min_size: float, focal: float | None,
+         overwrite: bool,
          no_annotate: bool, no_display: bool, smooth: bool, max_frames: int | None, quiet: bool) -> None:
     given = [x is not None for x in (input_path, video, webcam)]
     if sum(given) != 1:
@@ -154,7 +158,7 @@ def main(ctx: click.Context, input_path: Path | None, video: Path | None, webcam
 
     estimator = Estimator(model, focal_px=focal)
     boxes = choose_boxes(ctx, estimator, input_path is not None, bbox, full_image, detector_path, max_people,
-                         min_score, device, threads)
+                         min_score, min_size, device, threads)
     click.echo(f"model {model.describe()}", err=True)
     if input_path is not None:
         _folder(estimator, boxes, input_path, out, batch_size, overwrite, not no_annotate, quiet)

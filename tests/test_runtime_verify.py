@@ -214,3 +214,22 @@ def test_bbox_and_full_image_are_not_refined_in_the_cli(tiny_onnx, tmp_path):
                                       "--full-image", "--quiet"])
     (person,) = json.loads((tmp_path / "o2" / "a_png.json").read_text())["people"]
     assert person["box_source"] == "full_image" and person["box"] == [159.5, 119.5, 320.0]
+
+
+def test_people_smaller_than_the_size_floor_are_neither_proposed_nor_reported(tiny_model):
+    est = Estimator(BlobModel(tiny_model))
+    frame = np.maximum(blob(0.8, [(200, 240)], sigma=30.0), blob(0.8, [(500, 240)], sigma=6.0))  # 640 x 480
+    stub = Stub([detection(200, 240, 150, 0.9), detection(500, 240, 60, 0.8), detection(100, 100, 40, 0.7)])
+    floor = 60 / 1.4 / 480  # the second proposal's extent (its side / 1.4) as a share of the shorter side
+    wide = B.Detect(stub, 5, verify=True, min_size=0.0)
+    assert len(wide.boxes(frame)) == 3
+    small = [(round(float(p.box[0]), -1)) for _, p in find(est, wide, frame)]
+    assert sorted(small) == [200, 500]  # both blobs are people at any size
+    narrow = B.Detect(stub, 5, verify=True, min_size=floor * 1.01)
+    assert [t.detector_score for t in narrow.boxes(frame)] == [0.9]  # smaller proposals cost no crop
+    # A proposal large enough whose pose is small (the blob's joints) is dropped after verification.
+    shrunk = B.Detect(Stub([detection(500, 240, 150, 0.9)]), 5, verify=True, min_size=floor * 1.01)
+    assert len(shrunk.boxes(frame)) == 1 and find(est, shrunk, frame) == []
+    assert B.MIN_SIZE == B.find_people(stub, True, 5).min_size  # the default
+    r = CliRunner().invoke(run_main, ["--webcam", "--full-image", "--min-size", "0.2"])
+    assert r.exit_code == 2 and "--min-size only applies with a detector" in r.output

@@ -19,7 +19,8 @@ With a pose model that scores its poses (``has_person``: a person head or joint 
 detector only proposes: ``Detect`` asks it for up to ``proposals`` boxes down to ``PROPOSAL_SCORE``,
 the pose model runs on them, each box is refined onto its pose (``pose3d_runtime.pipeline.refine``),
 and ``observe`` keeps the people whose refined pose scores at least ``min_score``, one per person
-(``verify``). Without such a score the detector's own threshold decides, as it always did.
+(``verify``); people smaller than ``MIN_SIZE`` of the frame are left out. Without such a score the
+detector's own threshold decides, as it always did.
 
 Boxes come in two forms: the square pose crop ``(cx, cy, side)`` (``pose3d.crop.square_box``, with
 the pose model's margin) and, from the detector, the joints' extent ``(x0, y0, x1, y1)``; all in
@@ -155,8 +156,9 @@ class Detect:
     ``verify`` (the pose model scores its poses): the detector proposes (``proposals`` boxes down to
     ``PROPOSAL_SCORE``) and ``observe`` keeps the people whose pose scores at least ``min_score``
     (None: ``MIN_POSE_SCORE``), one per person (``verify``). Else the detector decides: every box it
-    scores at least ``min_score`` (None: its own threshold). Either way people smaller than
-    ``min_size`` of the frame's shorter side are left out (``MIN_SIZE``)."""
+    scores at least ``min_score`` (None: its own threshold). Either way no proposal smaller than
+    ``min_size`` of the frame's shorter side is looked at, and with ``verify`` no person whose joints
+    span less is reported (``MIN_SIZE``; a followed track is not held to it)."""
 
     def __init__(self, detector: "PersonDetector", max_people: int, min_score: float | None = None,
                  verify: bool = False, proposals: int | None = None, min_size: float = MIN_SIZE) -> None:

@@ -2,7 +2,7 @@
 
 Each step renders this step's training crops twice: as usual (a person, label 1) and cropped where
 the person is not (``SyntheticPoses.render_background_batch``: the same scene, label 0; crops that
-show another person of the scene are left out), and half of them zoomed onto a part of the person
+show another person of the scene are left out) and, half as many, zoomed onto a part of the person
 (``SyntheticPoses.render_part_batch``: a hand, a foot, a face filling the crop, label 0; the runtime's
 proposals include such boxes, and a head that saw only whole people and empty scenes called a real
 foot a person). The frozen network, in eval mode, turns them into features; only the head learns,

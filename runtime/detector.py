@@ -118,12 +118,15 @@ def check_frame(frame: np.ndarray) -> None:
 class PersonDetector:
     """Every person in a frame, from a detector ONNX file (``path``; None: the shipped one).
 
-    ``margin``: the pose model's crop margin, for the square pose boxes. Raises ModelError when the
-    file is missing (the message says what to pass instead), cannot be loaded, or is not a detector.
+    ``margin``: the pose model's crop margin, for the square pose boxes. ``frame_size``: feed frames in
+    about this many pixels squared instead of the file's ``input_size`` (files that take any height
+    and width only; larger finds smaller people and costs more). Raises ModelError when the file is
+    missing (the message says what to pass instead), cannot be loaded, or is not a detector, and
+    ValueError for a ``frame_size`` the file cannot take.
     """
 
     def __init__(self, path: str | Path | None = None, margin: float = 0.2, device: str = "auto",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, frame_size: int | None = None) -> None:
         self.path = Path(path) if path is not None else default_detector_path()
         if not self.path.is_file():
             if path is None:
@@ -142,6 +145,14 @@ class PersonDetector:
         free = not all(isinstance(d, int) for d in self.session.get_inputs()[0].shape[2:])
         # Frames at their own aspect where the graph takes any height and width and says their multiple.
         self.any_shape = free and self.info.input_multiple is not None
+        self.frame_size = self.info.input_size if frame_size is None else int(frame_size)
+        if frame_size is not None:
+            if not self.any_shape:
+                raise ValueError(f"{self.path.name} takes {self.info.input_size} x {self.info.input_size} squares only: "
+                                 "its frame size cannot be changed")
+            m = self.info.input_multiple
+            if self.frame_size < m or self.frame_size % m:
+                raise ValueError(f"the detector's frame size must be a positive multiple of {m}, got {frame_size}")
 
     def describe(self) -> str:
         return f"{self.info.model_id} on {self.provider.replace('ExecutionProvider', '')}"
@@ -149,7 +160,7 @@ class PersonDetector:
     def input_shape(self, shape: tuple[int, ...]) -> tuple[int, int]:
         """(rows, columns) of the network input for a frame of ``shape`` (H, W, ...)."""
         H, W = shape[:2]
-        S = self.info.input_size
+        S = self.frame_size
         if not self.any_shape:
             return S, S
         w, h = fit_shape(W, H, S, self.info.input_multiple)

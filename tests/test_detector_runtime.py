@@ -5,10 +5,12 @@ import json
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from pose3d.crop import apply_affine, box_to_affine, fit_shape, frame_box, letterbox_affine
 from pose3d_runtime.detector import (METADATA_KEY, PersonDetector, check_frame, decode, default_detector_path,
                                      local_peaks)
+from pose3d_runtime.cli import main as run_main
 from pose3d_runtime.model import ModelError
 from pose3d_runtime.preprocess import crop_normalise, crop_normalise_reference
 
@@ -212,3 +214,21 @@ def test_decode_agrees_with_the_training_side(rng):
         got, got_scores = decode(centre[0], size[0], offset[0], training.STRIDE, threshold, people, overlap)
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-4)
         np.testing.assert_allclose(got_scores, want_scores, rtol=1e-6)
+
+
+def test_the_frame_size_can_be_chosen_where_the_file_takes_any_shape(tmp_path):
+    free = blob_detector(tmp_path / "free.onnx", multiple=32)
+    frame = red_blobs(640, 480, [(320, 240)], sigma=30)
+    assert PersonDetector(free, device="cpu").input_shape(frame.shape) == PersonDetector(
+        free, device="cpu", frame_size=SIZE).input_shape(frame.shape)  # the file's own size by default
+    big = PersonDetector(free, device="cpu", frame_size=4 * SIZE)
+    rows, cols = big.input_shape(frame.shape)
+    assert rows % 32 == cols % 32 == 0 and abs(rows * cols / (4 * SIZE) ** 2 - 1) < 0.2 and cols > rows
+    assert big.preprocess(frame).shape == (1, 3, rows, cols) and len(big(frame)) == 1  # the blob, found as before
+    with pytest.raises(ValueError, match="positive multiple of 32, got 100"):
+        PersonDetector(free, device="cpu", frame_size=100)
+    square = blob_detector(tmp_path / "square.onnx")
+    with pytest.raises(ValueError, match=f"takes {SIZE} x {SIZE} squares only"):
+        PersonDetector(square, device="cpu", frame_size=2 * SIZE)
+    r = CliRunner().invoke(run_main, ["--webcam", "--detector", str(square), "--detector-size", "128"])
+    assert r.exit_code == 2 and "--detector-size" in r.output and "squares only" in r.output

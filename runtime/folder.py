@@ -12,7 +12,8 @@ read as input, even when it lies inside the input folder. ``OUT/summary.json`` a
 
 Which boxes each image gets is the box source's business (``pose3d_runtime.boxes``: a given box, the
 whole image, or every person the detector finds: proposals refined onto their poses, ``pipeline.refine``,
-and verified by the pose score, ``boxes.verify``); a record lists every person (``people``; schema in
+verified by the pose score, ``boxes.verify``, and refined once more, ``pipeline.refine_again``;
+``find_in_images``); a record lists every person (``people``; schema in
 ``pose3d_runtime.outputs``). Decoding and person detection run on a thread pool ahead of the model
 (OpenCV and onnxruntime release the GIL), so the stages overlap; the pose model takes the people of
 several images in one batch.
@@ -24,14 +25,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from pose3d_runtime.boxes import BoxSource, Target
+from pose3d_runtime.boxes import BoxSource, Detect, Target
 from pose3d_runtime.draw import annotate
 from pose3d_runtime.outputs import OutputError, check_output_folder, read_json, write_aggregate, write_image, write_json
-from pose3d_runtime.pipeline import Estimator, Intrinsics, drawn_people, frame_record, refine
+from pose3d_runtime.pipeline import Estimator, Intrinsics, Pose, drawn_people, frame_record, refine, refine_again
 from pose3d_runtime.sources import ImageError, list_inputs, read_image
 
 
@@ -127,23 +128,17 @@ def run_folder(
         return item
 
     def finish(batch: list[_Loaded]) -> None:
-        pairs = [(item, t) for item in batch for t in item.targets]
         try:
-            frames, cameras = [item.image for item, _ in pairs], [item.camera for item, _ in pairs]
-            poses = estimator.estimate(frames, [t.box for _, t in pairs], cameras)
-            targets, poses = refine(estimator, frames, [t for _, t in pairs], poses, cameras)
+            found = find_in_images(estimator, boxes, [item.image for item in batch], [item.targets for item in batch],
+                                   [item.camera for item in batch])
         except Exception as e:  # noqa: BLE001 - an unexpected failure costs this batch, not the run
             for item in batch:
                 report.failed.append({"file": item.rel, "error": f"model failed: {type(e).__name__}: {e}"})
             if progress:
                 progress(len(batch))
             return
-        at = 0
-        for item in batch:
-            mine = list(zip(targets[at:at + len(item.targets)], poses[at:at + len(item.targets)]))
-            at += len(item.targets)
+        for item, people in zip(batch, found):
             try:
-                people = boxes.observe(item.image.shape, [t for t, _ in mine], [p for _, p in mine])
                 record = {"file": item.rel, **frame_record(people, item.camera, info.model_id),
                           "joint_names": list(info.joint_names)}
                 if annotate_images:
@@ -183,6 +178,32 @@ def run_folder(
     except OSError as e:
         raise OutputError(f"cannot write the run's summary in {out}: {e.strerror or e}") from None
     return report
+
+
+def find_in_images(estimator: Estimator, boxes: BoxSource, images: Sequence[np.ndarray],
+                   targets: Sequence[Sequence[Target]], cameras: Sequence[Intrinsics]) -> list[list[tuple[Target, Pose]]]:
+    """The people of each image, as ``pose3d-run`` reports them, from its box source's ``targets``:
+    the pose model on all of them in one batch, ``refine``, ``boxes.observe`` per image, and where
+    the detector proposes and the pose score verifies (``Detect.verify``) the reported people refined
+    once more (``refine_again``, one batch) and observed again (one per person, as before)."""
+    frames = [im for im, ts in zip(images, targets) for _ in ts]
+    cams = [c for c, ts in zip(cameras, targets) for _ in ts]
+    flat = [t for ts in targets for t in ts]
+    found, poses = refine(estimator, frames, flat, estimator.estimate(frames, [t.box for t in flat], cams), cams)
+    people, at = [], 0
+    for im, ts in zip(images, targets):
+        people.append(boxes.observe(im.shape, found[at:at + len(ts)], poses[at:at + len(ts)]))
+        at += len(ts)
+    if not (isinstance(boxes, Detect) and boxes.verify):
+        return people
+    again = refine_again(estimator, [im for im, ps in zip(images, people) for _ in ps], [p for ps in people for p in ps],
+                         [c for c, ps in zip(cameras, people) for _ in ps], boxes.min_score)
+    out, at = [], 0
+    for im, ps in zip(images, people):
+        mine = again[at:at + len(ps)]
+        at += len(ps)
+        out.append(boxes.observe(im.shape, [t for t, _ in mine], [p for _, p in mine]))
+    return out
 
 
 def _ahead(pool: ThreadPoolExecutor, fn: Callable, items: list, depth: int) -> Iterator:

@@ -233,3 +233,32 @@ def test_people_smaller_than_the_size_floor_are_neither_proposed_nor_reported(ti
     assert B.MIN_SIZE == B.find_people(stub, True, 5).min_size  # the default
     r = CliRunner().invoke(run_main, ["--webcam", "--full-image", "--min-size", "0.2"])
     assert r.exit_code == 2 and "--min-size only applies with a detector" in r.output
+
+
+def test_reported_people_are_refined_once_more_in_folders(tiny_model):
+    from pose3d_runtime.folder import find_in_images
+    from pose3d_runtime.pipeline import refine_again
+
+    model = BlobModel(tiny_model)
+    est = Estimator(model)
+    frame = blob(0.8, [(200, 240)], sigma=30.0)
+    cam = est.intrinsics(frame.shape)
+    target = B.Target(detection(290, 300, 200, 0.9).box, "detected", 0.9)  # far off: the crop cuts the blob
+    first_targets, first = refine(est, [frame], [target], est.estimate([frame], [target.box]))
+    once = (first_targets[0], first[0])
+    model.crops = 0
+    (t2, p2), = refine_again(est, [frame], [once], [cam], 0.45)
+    assert model.crops == 1  # one crop more for the person
+    off = lambda box: float(np.hypot(box[0] - 200, box[1] - 240))  # noqa: E731
+    assert off(p2.box) < off(once[1].box) and p2.score >= 0.45  # closer to the person's own box
+    assert refine_again(est, [frame], [once], [cam], 2.0)[0] is once  # a worse second pose: the first stays
+    assert refine_again(est, [], [], [], 0.45) == []
+    # The folder path: proposals, their refinements, then the reported person once more.
+    stub = Stub([detection(290, 300, 200, 0.9)])
+    model.crops = 0
+    (person,) = find_in_images(est, B.Detect(stub, 5, verify=True), [frame], [B.Detect(stub, 5, verify=True).boxes(frame)],
+                               [cam])[0]
+    assert model.crops == 3 and np.allclose(person[1].box, p2.box)
+    model.crops = 0
+    given = [B.Target(np.array([200.0, 240.0, 150.0]), "given")]
+    assert len(find_in_images(est, B.FixedBox(given[0].box), [frame], [given], [cam])[0]) == 1 and model.crops == 1

@@ -7,7 +7,8 @@ Box sources, side by side:
   person finder;
 - ``detector``: exactly what ``pose3d-run folder/`` does on each frame (``pose3d_runtime.boxes``'
   ``Detect`` box source: the detector's boxes, or with a pose model that scores its poses its
-  proposals; the pose model on them; ``pipeline.refine``; ``observe``'s verification); of the people
+  proposals; the pose model on them; ``pipeline.refine``; ``observe``'s verification; the reported
+  people refined once more: ``pose3d_runtime.folder.find_in_images``); of the people
   it reports, the one whose square box overlaps the labelled one most;
 - ``tracking``: the runtime's video path (``pose3d-run --video``: detect every frame, associate the
   people with tracks) run over the whole source video, read at the labelled frames, again the person
@@ -37,7 +38,8 @@ from pose3d.realval.labels import RealFrame, RealSet
 from pose3d_runtime.boxes import box_iou, find_people
 from pose3d_runtime.detector import PersonDetector, default_detector_path
 from pose3d_runtime.model import ModelError
-from pose3d_runtime.pipeline import Estimator, refine
+from pose3d_runtime.folder import find_in_images
+from pose3d_runtime.pipeline import Estimator
 from pose3d_runtime.sources import ImageError, open_capture, read_image
 
 FOUND_IOU = 0.5
@@ -172,14 +174,9 @@ def scores_poses(estimator: Estimator) -> bool:
 
 
 def find_in_frame(estimator: Estimator, boxes, image: np.ndarray) -> list:
-    """The people ``pose3d-run`` reports in one image with the box source ``boxes``: its boxes, the
-    pose model on them, ``refine``, ``observe`` ((target, pose) pairs)."""
-    targets = boxes.boxes(image)
-    camera = estimator.intrinsics(image.shape)
-    frames, cameras = [image] * len(targets), [camera] * len(targets)
-    poses = estimator.estimate(frames, [t.box for t in targets], cameras)
-    targets, poses = refine(estimator, frames, targets, poses, cameras)
-    return boxes.observe(image.shape, targets, poses)
+    """The people ``pose3d-run`` reports in one image with the box source ``boxes``, as its folder
+    mode finds them (``pose3d_runtime.folder.find_in_images``; (target, pose) pairs)."""
+    return find_in_images(estimator, boxes, [image], [boxes.boxes(image)], [estimator.intrinsics(image.shape)])[0]
 
 
 def _check_video(video: Path, frames: list[RealFrame]) -> str | None:

@@ -219,13 +219,14 @@ class CountingModel:
 def folder_stages(estimator: Estimator, paths: list[Path], work: Path, boxes: Any) -> dict[str, Any]:
     """Images/s of each stage of the folder loop alone, over the same files (a detect stage where the
     box source detects), and the pose crops an image takes. The pose stage is all the model work the
-    run does on an image: its boxes (the detector's proposals), their refinement and the
-    verification, crops cut by the fused kernel (``pipeline.Estimator.estimate``, ``pipeline.refine``,
-    the box source's ``observe``)."""
+    run does on an image, as the run does it (``pose3d_runtime.folder.find_in_images``): its boxes
+    (the detector's proposals), their refinement, the verification and the reported people's second
+    refinement, crops cut by the fused kernel."""
     from pose3d_runtime.boxes import Detect
     from pose3d_runtime.draw import annotate
+    from pose3d_runtime.folder import find_in_images
     from pose3d_runtime.outputs import write_image, write_json
-    from pose3d_runtime.pipeline import drawn_people, frame_record, refine
+    from pose3d_runtime.pipeline import drawn_people, frame_record
     from pose3d_runtime.sources import read_image
 
     work.mkdir(parents=True, exist_ok=True)
@@ -243,11 +244,9 @@ def folder_stages(estimator: Estimator, paths: list[Path], work: Path, boxes: An
     people = []
     t = time.perf_counter()
     for im, ts, cam in zip(images, targets, cameras):
-        frames, cams = [im] * len(ts), [cam] * len(ts)
-        found, poses = refine(counted, frames, ts, counted.estimate(frames, [x.box for x in ts], cams), cams)
-        people.append(boxes.observe(im.shape, found, poses))
+        people += find_in_images(counted, boxes, [im], [ts], [cam])
     crops = counting.crops / max(len(paths), 1)
-    stages[f"pose model: crop, estimate, refine, verify ({crops:.1f} crops an image)"] = \
+    stages[f"pose model: crop, estimate, refine, verify, refine again ({crops:.1f} crops an image)"] = \
         len(paths) / (time.perf_counter() - t)
     I = estimator.info
     t = time.perf_counter()

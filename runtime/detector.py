@@ -174,22 +174,28 @@ class PersonDetector:
 
     def preprocess(self, frame: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 BGR frame -> (1, 3, h, w) float32 network input (``input_shape``)."""
+        return self._input(frame)[0]
+
+    def _input(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``preprocess``'s input and the letterbox affine it was cut with (frame pixels -> input)."""
         check_frame(frame)
         I = self.info
-        return crop_normalise(frame, self.letterbox_affine(frame.shape)[None], self.input_shape(frame.shape),
-                              I.mean, I.std, bgr=True, border=self._border)
+        H, W = frame.shape[:2]
+        rows, cols = self.input_shape(frame.shape)
+        A = letterbox_affine(W, H, cols, rows)
+        return crop_normalise(frame, A[None], (rows, cols), I.mean, I.std, bgr=True, border=self._border), A
 
     def __call__(self, frame: np.ndarray, min_score: float | None = None,
                  max_people: int = MAX_PEOPLE) -> list[Detection]:
         """Every person in ``frame`` with a score of at least ``min_score`` (None: the detector's own
         threshold), best first, at most ``max_people``."""
-        x = self.preprocess(frame)
+        x, A = self._input(frame)
         centre, size, offset = self.session.run(list(OUTPUTS), {"frame": x})
         threshold = self.info.score_threshold if min_score is None else float(min_score)
         extents, scores = decode(centre[0], size[0], offset[0], self.info.stride, threshold, max_people)
         if len(scores) == 0:
             return []
-        back = invert_affine(self.letterbox_affine(frame.shape))
+        back = invert_affine(A)
         corners = apply_affine(back, extents.reshape(-1, 2, 2))  # (K, 2, 2): top-left, bottom-right
         boxes = square_box(corners, self.margin)
         return [Detection(corners[k].reshape(4), boxes[k], float(scores[k])) for k in range(len(scores))]

@@ -186,23 +186,29 @@ def find_in_images(estimator: Estimator, boxes: BoxSource, images: Sequence[np.n
     the pose model on all of them in one batch, ``refine``, ``boxes.observe`` per image, and where
     the detector proposes and the pose score verifies (``Detect.verify``) the reported people refined
     once more (``refine_again``, one batch) and observed again (one per person, as before)."""
-    frames = [im for im, ts in zip(images, targets) for _ in ts]
-    cams = [c for c, ts in zip(cameras, targets) for _ in ts]
+    frames, cams = _per_item(images, targets), _per_item(cameras, targets)
     flat = [t for ts in targets for t in ts]
     found, poses = refine(estimator, frames, flat, estimator.estimate(frames, [t.box for t in flat], cams), cams)
-    people, at = [], 0
-    for im, ts in zip(images, targets):
-        people.append(boxes.observe(im.shape, found[at:at + len(ts)], poses[at:at + len(ts)]))
-        at += len(ts)
+    people = [boxes.observe(im.shape, ts, ps) for im, ts, ps in zip(images, _split(found, targets), _split(poses, targets))]
     if not (isinstance(boxes, Detect) and boxes.verify):
         return people
-    again = refine_again(estimator, [im for im, ps in zip(images, people) for _ in ps], [p for ps in people for p in ps],
-                         [c for c, ps in zip(cameras, people) for _ in ps], boxes.min_score)
+    again = refine_again(estimator, _per_item(images, people), [p for ps in people for p in ps],
+                         _per_item(cameras, people), boxes.min_score)
+    return [boxes.observe(im.shape, [t for t, _ in mine], [p for _, p in mine])
+            for im, mine in zip(images, _split(again, people))]
+
+
+def _per_item(values: Sequence, groups: Sequence[Sequence]) -> list:
+    """Each value repeated once per member of its group (an image for each of its people)."""
+    return [v for v, g in zip(values, groups) for _ in g]
+
+
+def _split(flat: Sequence, groups: Sequence[Sequence]) -> list[list]:
+    """``flat`` (the groups' members in order) cut back into lists of the groups' lengths."""
     out, at = [], 0
-    for im, ps in zip(images, people):
-        mine = again[at:at + len(ps)]
-        at += len(ps)
-        out.append(boxes.observe(im.shape, [t for t, _ in mine], [p for _, p in mine]))
+    for g in groups:
+        out.append(list(flat[at:at + len(g)]))
+        at += len(g)
     return out
 
 

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from pose3d.crop import square_box
-from pose3d_runtime.boxes import Target, box_ious, extent_iou, joints_extent, same_person, with_track_id
+from pose3d_runtime.boxes import Target, box_ious, extent_iou, extent_size, joints_extent, same_person, with_track_id
 
 if TYPE_CHECKING:
     from pose3d_runtime.pipeline import Pose
@@ -238,7 +238,7 @@ class Tracker:
     def cost(self, tr: TrackState, extent: np.ndarray, joints: np.ndarray) -> float:
         """The association cost of a track and a detection (see the module docstring)."""
         iou = extent_iou(tr.predicted_extent(self.frame), extent)
-        size = max(float(np.max(tr.extent[2:] - tr.extent[:2])), 1.0)
+        size = max(extent_size(tr.extent), 1.0)
         moved = tr.joints + tr.shift(self.frame)
         distance = float(np.linalg.norm(moved - joints, axis=-1).mean()) / size
         return (1.0 - iou) + distance

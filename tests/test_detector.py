@@ -69,6 +69,49 @@ def test_boxes_sit_on_the_rendered_people():
     assert with_people["present"].sum() > 0 and (with_people["ignore"] & with_people["present"]).sum() == 0
 
 
+def test_occluders_cover_people_and_hide_the_joints_behind_them():
+    """The same frames with and without occluders: the people and boxes are the same, the pictures
+    differ only where an occluder was painted, and a person whose joints it covers may stop counting
+    (never the other way round); frames stay a function of their index."""
+    plain = frames(length=24, negative_probability=0.0).render_batch(range(24))
+    occ = frames(length=24, negative_probability=0.0, occluder_probability=1.0)
+    covered = occ.render_batch(range(24))
+    np.testing.assert_array_equal(covered["boxes"], plain["boxes"])
+    assert not (covered["present"] & ~plain["present"]).any()
+    changed = np.abs(covered["image"].astype(int) - plain["image"]).max(1) > 0  # (B, S, S)
+    assert changed.any(axis=(1, 2)).all()
+    # The painted pixels lie about the box of one of the people (all frames have someone in view).
+    for b in range(24):
+        ys, xs = np.nonzero(changed[b])
+        boxes = plain["boxes"][b][np.isfinite(plain["boxes"][b, :, 0])]
+        side = np.max(boxes[:, 2:] - boxes[:, :2], axis=1)
+        cx, cy = xs.mean(), ys.mean()
+        near = (cx > boxes[:, 0] - 2 * side) & (cx < boxes[:, 2] + 2 * side) & (cy > boxes[:, 1] - 2 * side) & (
+            cy < boxes[:, 3] + 2 * side)
+        assert near.any()
+    np.testing.assert_array_equal(occ.render_batch([5])["image"][0], covered["image"][5])
+
+
+def test_paint_occluders_hides_what_it_covers():
+    from pose3d.data.frames import hidden_behind
+    from pose3d.synth.draws import Draws
+    from pose3d.synth.occluders import paint_occluders
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 3, 64, 64), dtype=np.uint8)
+    boxes = np.tile(np.array([[16.0, 8.0, 40.0, 56.0]]), (6, 1))
+    untouched = images.copy()
+    none = paint_occluders(untouched, boxes, Draws.for_samples(1, range(6)), 0.0)
+    np.testing.assert_array_equal(untouched, images)
+    assert not none.any()
+    covered = paint_occluders(images, boxes, Draws.for_samples(1, range(6)), 1.0)
+    assert covered.any(axis=(1, 2)).all()
+    ys, xs = np.nonzero(covered[0])
+    joints = np.array([[[[xs[0], ys[0]], [-5.0, 3.0], [np.nan, np.nan]]]]).repeat(6, 0)  # (6, 1, 3, 2)
+    hidden = hidden_behind(covered, joints)
+    assert hidden[0, 0, 0] and not hidden[:, 0, 1:].any()
+
+
 def test_joint_boxes_are_the_joints_extent():
     joints = np.array([[[1.0, 2.0], [5.0, -3.0], [2.0, 9.0]], [[np.nan, np.nan]] * 3])
     np.testing.assert_array_equal(joint_boxes(joints)[0], [1, -3, 5, 9])
@@ -274,3 +317,32 @@ def test_the_stage_trains_validates_and_resumes(tmp_path):
     assert set(metrics) == {"ap50", "recall", "precision", "negatives_clean", "best_f1", "f1_threshold"}
     ckpt = torch.load(tmp_path / "detector.pt", weights_only=True)
     assert ckpt["kind"] == "detector" and ckpt["step"] == 4
+
+
+def test_a_stage_can_start_from_another_runs_trunk(tmp_path):
+    """``detector_stage.init_from``: a narrower neck on a trained trunk. The tensors whose name and
+    shape match start as the checkpoint's, the others as initialised; once the new run has its own
+    checkpoint it resumes from that; a file that is no checkpoint is refused by name."""
+    from pose3d.train.run import run
+
+    common = ["val_samples=8", "detector_stage.batch_size=4", "detector_stage.val_every=2",
+              "detector_stage.checkpoint_every=2"]
+    run(load_config(overrides=TINY_NET + common + [f"out_dir={tmp_path / 'a'}", "detector_stage.steps=2"]),
+        ["detector"], progress=False)
+    source = torch.load(tmp_path / "a" / "detector.pt", weights_only=True)["model"]
+    narrow = [o for o in TINY_NET if "neck_width" not in o] + ["detector.neck_width=4"]
+    config = load_config(overrides=narrow + common + [f"out_dir={tmp_path / 'b'}", "detector_stage.steps=2",
+                                                      f"detector_stage.init_from={tmp_path / 'a' / 'detector.pt'}",
+                                                      "detector_stage.lr=1e-12"])
+    run(config, ["detector"], progress=False)
+    started = torch.load(tmp_path / "b" / "detector.pt", weights_only=True)["model"]
+    assert torch.allclose(started["stem.0.weight"], source["stem.0.weight"], atol=1e-6)
+    assert started["centre.weight"].shape != source["centre.weight"].shape
+    logged = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    (note,) = [r for r in logged if "init_from" in r]
+    assert note["copied"] > 0 and "centre.weight" in note["fresh"] and "stem.0.weight" not in note["fresh"]
+    bad = tmp_path / "not_a_checkpoint.pt"
+    bad.write_text("hello")
+    with pytest.raises(ValueError, match="not_a_checkpoint"):
+        run(load_config(overrides=narrow + common + [f"out_dir={tmp_path / 'c'}", "detector_stage.steps=2",
+                                                     f"detector_stage.init_from={bad}"]), ["detector"], progress=False)

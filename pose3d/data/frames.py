@@ -15,6 +15,8 @@ untouched, so a scene looks as it does in ``SyntheticPoses``):
 
 Bars are painted in the normalisation mean's colour (0 after ``ImageCodec``), as the runtime pads.
 A share of frames (``negative_probability``) are negatives: the same scene with nobody drawn.
+A share (``occluder_probability``, off by default) get foliage, posts or panels painted in front of
+one of the people (``pose3d.synth.occluders``); the joints they cover count as hidden.
 
 Each sample is a dict of NumPy arrays (P = 4 person slots):
 - ``image`` (3, S, S) uint8 RGB
@@ -39,6 +41,7 @@ from pose3d.crop import apply_affine, box_to_affine, frame_box
 from pose3d.data.posebank import PoseBank
 from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 from pose3d.synth.draws import Draws
+from pose3d.synth.occluders import paint_occluders
 
 FRAMES_STREAM = 1 << 41  # offset of the frames' draw streams from the scenes' (PEOPLE_STREAM is 1 << 40)
 
@@ -54,6 +57,7 @@ class FrameSpec:
     negative_probability: float = 0.1  # nobody drawn
     min_joints: int = 6  # visible joints inside the picture for a person to be present
     min_box_px: float = 12.0  # smaller boxes (larger side) are ignored, not present
+    occluder_probability: float = 0.0  # frames with foliage, posts or panels in front of a person
 
     def __post_init__(self) -> None:
         if not 0 < self.min_height <= self.max_height:
@@ -107,6 +111,7 @@ class DetectorFrames:
         where = draws.uniform(0.1, 0.9, n=2)
         bars = draws.uniform(0.0, 0.25, n=2) * S  # thickness of each bar
         vertical = draws.bernoulli(0.5)  # bars left and right (a portrait frame) instead of top and bottom
+        occluded = draws.uniform()  # which drawn person the occluders cover
         # (B, 4) x0, y0, x1, y1 (pixel edges): the picture inside the bars; filled in by ``view``, the
         # one place that sees the frames' sizes.
         content = np.zeros((len(draws.u), 4))
@@ -138,16 +143,38 @@ class DetectorFrames:
         out = self.scenes.render_views(indices, view, (S, S), hide_people=negative)
         image = out["image"]
         inside = pixel_inside(content, S)  # (B, S, S)
-        image[:] = np.where(inside[:, None], image, self.pad_pixel[None, :, None, None])
         joints = out["people_joints_2d"]  # (B, P, 17, 2)
         boxes = joint_boxes(joints)
+        visible = out["people_visible"]
+        if spec.occluder_probability > 0:
+            # In front of one of the people whose box reaches into the picture (anywhere if nobody's does).
+            with np.errstate(invalid="ignore"):
+                seen_box = (boxes[..., 2] >= 0) & (boxes[..., 0] <= S - 1) & (boxes[..., 3] >= 0) & (boxes[..., 1] <= S - 1)
+            rank = np.minimum((occluded * seen_box.sum(1)).astype(int), np.maximum(seen_box.sum(1) - 1, 0))
+            pick = np.argmax(np.cumsum(seen_box, axis=1) > rank[:, None], axis=1)
+            target = np.where(seen_box.any(1)[:, None], boxes[np.arange(len(pick)), pick], np.nan)
+            covered = paint_occluders(image, target, draws, spec.occluder_probability, self.scenes.texture_photos)
+            visible = visible & ~hidden_behind(covered, joints)
+        image[:] = np.where(inside[:, None], image, self.pad_pixel[None, :, None, None])
         with np.errstate(invalid="ignore"):
             in_view = ((joints >= content[:, None, None, :2]) & (joints <= content[:, None, None, 2:])).all(-1)
-            seen = (out["people_visible"] & in_view).sum(-1)  # (B, P)
+            seen = (visible & in_view).sum(-1)  # (B, P)
             big = np.nan_to_num(np.max(boxes[..., 2:] - boxes[..., :2], axis=-1)) >= spec.min_box_px
         present = (seen >= spec.min_joints) & big
         return {"image": image, "boxes": boxes.astype(np.float32), "present": present, "ignore": (seen > 0) & ~present,
                 "negative": negative, "index": np.asarray(indices, dtype=np.int64)}
+
+
+def hidden_behind(covered: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """(B, S, S) covered pixels, (B, P, J, 2) joints -> (B, P, J) bool: the joint's pixel is covered
+    (joints outside the picture or NaN: not covered)."""
+    B, S = covered.shape[0], covered.shape[1]
+    with np.errstate(invalid="ignore"):
+        xy = np.round(np.nan_to_num(joints, nan=-1.0)).astype(np.int64)
+    inside = (xy >= 0).all(-1) & (xy < S).all(-1)
+    xy = np.clip(xy, 0, S - 1)
+    b = np.arange(B)[:, None, None]
+    return inside & covered[b, xy[..., 1], xy[..., 0]]
 
 
 def pixel_inside(content: np.ndarray, size: int) -> np.ndarray:

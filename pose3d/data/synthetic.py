@@ -109,6 +109,12 @@ class SyntheticPoses:
         """The poses of this split (loaded on first use, in each worker)."""
         return self._load()
 
+    @property
+    def texture_photos(self) -> np.ndarray | None:
+        """The texture photos (T, S, S, 3) float32 in 0..1 of ``texture_dir``, or None without one."""
+        self._load()
+        return None if self._textures is None else self._textures.images
+
     def _load(self) -> PoseBank:
         if self._split_bank is None:
             bank = self._bank if self._bank is not None else load_posebank()

@@ -33,6 +33,10 @@ class StageConfig:
     weight_decay: float = 0.0
     val_every: int = 250
     checkpoint_every: int = 100
+    # A checkpoint whose tensors start this stage where name and shape match (the rest start as
+    # initialised): a wider or narrower head on a trained trunk. Not used once the stage has a
+    # checkpoint of its own (it resumes from that).
+    init_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ RANGES: dict[str, tuple[float, bool, float | None]] = {
     "offset_weight": (0, False, None), "score_threshold": (0, False, 1), "max_people": (1, False, None),
     "overlap_threshold": (0, False, 1), "min_height": (0, True, None), "max_height": (0, True, None),
     "whole_frame_probability": (0, False, 1), "letterbox_probability": (0, False, 1),
-    "negative_probability": (0, False, 1), "min_joints": (1, False, 17), "min_box_px": (0, False, None),
+    "negative_probability": (0, False, 1), "occluder_probability": (0, False, 1), "min_joints": (1, False, 17), "min_box_px": (0, False, None),
     "lifter_val_samples": (1, False, None), "max_sigma": (0, False, None), "outlier_fraction": (0, False, 1),
     "outlier_sigma": (0, False, None), "confidence_base": (0, False, 1), "confidence_slope": (0, False, None),
     "confidence_jitter": (0, False, 1), "outlier_confidence": (0, False, 1), "garment_patterns": (0, False, 1),

@@ -128,6 +128,21 @@ class Stage:
     validate: Callable[[nn.Module], dict[str, float]]
 
 
+def init_from(model: nn.Module, path: Path) -> tuple[int, list[str]]:
+    """Copy into ``model`` every tensor of the checkpoint at ``path`` whose name and shape match
+    (weights and batch-norm statistics). Returns how many were copied and the names left as
+    initialised; ValueError naming the file when it is not a checkpoint or nothing matches."""
+    if not path.is_file():
+        raise ValueError(f"init_from: no checkpoint at {path}")
+    theirs = read_checkpoint(path)["model"]
+    ours = model.state_dict()
+    same = {k: v for k, v in theirs.items() if k in ours and tuple(v.shape) == tuple(ours[k].shape)}
+    if not same:
+        raise ValueError(f"init_from: {path} has no tensor of this stage's model (names and shapes differ)")
+    model.load_state_dict({**ours, **same})
+    return len(same), sorted(k for k in ours if k not in same)
+
+
 def train_stage(
     stage: Stage, cfg: StageConfig, out_dir: Path, config_dict: dict[str, Any], seed: int,
     procs: Processes = Processes(), progress: bool = True, max_steps: int | None = None,
@@ -144,6 +159,9 @@ def train_stage(
         stage.model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start, metrics = int(ckpt["step"]), dict(ckpt.get("metrics", {}))
+    elif cfg.init_from:
+        copied, fresh = init_from(stage.model, Path(cfg.init_from))
+        log.write({"stage": stage.name, "step": 0, "init_from": cfg.init_from, "copied": copied, "fresh": fresh})
     if start >= cfg.steps:
         return metrics
     log.drop_after(stage.name, start)

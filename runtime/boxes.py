@@ -37,6 +37,7 @@ import numpy as np
 
 from pose3d import metrics
 from pose3d.crop import frame_box
+from pose3d.skeleton import H36M17
 
 if TYPE_CHECKING:  # imports for annotations only: the modules import this one
     from pose3d_runtime.detector import PersonDetector
@@ -88,6 +89,14 @@ FAILED_SCORE = 0.35
 # 0 turns it off (``--min-size``).
 MIN_SIZE = 0.1
 DUPLICATE_IOU = 0.5  # two refined boxes overlapping more than this are one person: the better pose stays
+# One head, one person: a second, smaller report on a person (an upper-body box whose joints are squeezed
+# into it) overlaps too little for ``DUPLICATE_IOU`` and its joints are far from the whole person's, but
+# its head is where the whole person's is. A smaller pose whose extent lies mostly (SHARED_HEAD_INSIDE)
+# inside a larger one's and whose neck and head lie within SHARED_HEAD of the larger one's extent of them
+# is the same person: the larger pose stays.
+SHARED_HEAD = 0.12
+SHARED_HEAD_INSIDE = 0.8
+HEAD_JOINTS = (H36M17.index("Neck"), H36M17.index("Head"))
 # Verified tracking: a followed track's box is not refined every frame, so a track on part of a person
 # (the upper body) can sit inside another on the whole one; two tracks or a track and a new person whose
 # boxes overlap by more than this fraction of the smaller one are one person too (Sports2D demo: the
@@ -194,13 +203,20 @@ def verify(people: Sequence[tuple[Target, "Pose"]], min_score: float, max_people
     """The people whose pose scores at least ``min_score`` and whose joints span at least ``smallest``
     pixels (their larger extent), best score first, one per person: of two whose (refined) boxes
     overlap with IoU > ``DUPLICATE_IOU`` the better scored stays (two proposals on one person converge
-    onto nearly the same box); at most ``max_people``."""
+    onto nearly the same box); of a person seen whole and in part (``shared_head``) the whole one
+    stays; at most ``max_people``."""
     kept: list[tuple[Target, "Pose"]] = []
     for t, p in sorted(people, key=lambda tp: -tp[1].score):
         if not (p.score >= min_score and np.isfinite(p.joints_2d_px).all()
                 and extent_size(joints_extent(p.joints_2d_px)) >= smallest):
             continue
         if any(box_iou(p.box, q.box) > DUPLICATE_IOU for _, q in kept):
+            continue
+        head = [k for k, (_, q) in enumerate(kept) if shared_head(p.joints_2d_px, q.joints_2d_px)]
+        if head:
+            k = head[0]
+            if extent_size(joints_extent(p.joints_2d_px)) > extent_size(joints_extent(kept[k][1].joints_2d_px)):
+                kept[k] = (t, p)  # the whole person, not the part
             continue
         kept.append((t, p))
         if max_people is not None and len(kept) >= max_people:
@@ -283,6 +299,19 @@ def same_person(a: np.ndarray, b: np.ndarray) -> bool:
     inter = max(w, 0.0) * max(h, 0.0)
     comparable = min(float(a[2]), float(b[2])) >= DUPLICATE_SIDES * max(float(a[2]), float(b[2]))
     return extent_iou(ea, eb) > DUPLICATE_IOU or (comparable and smaller > 0 and inter > DUPLICATE_COVER * smaller)
+
+
+def shared_head(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two (J, 2) poses are one person seen whole and in part (``SHARED_HEAD``)."""
+    ea, eb = joints_extent(a), joints_extent(b)
+    small, large = (ea, eb) if extent_size(ea) <= extent_size(eb) else (eb, ea)
+    w = min(small[2], large[2]) - max(small[0], large[0])
+    h = min(small[3], large[3]) - max(small[1], large[1])
+    area = max(small[2] - small[0], 1e-6) * max(small[3] - small[1], 1e-6)
+    if max(w, 0.0) * max(h, 0.0) < SHARED_HEAD_INSIDE * area:
+        return False
+    gap = np.linalg.norm(np.asarray(a)[list(HEAD_JOINTS)] - np.asarray(b)[list(HEAD_JOINTS)], axis=1).mean()
+    return bool(gap < SHARED_HEAD * extent_size(large))
 
 
 def extent_size(extent: np.ndarray) -> float:

@@ -262,3 +262,38 @@ def test_reported_people_are_refined_once_more_in_folders(tiny_model):
     model.crops = 0
     given = [B.Target(np.array([200.0, 240.0, 150.0]), "given")]
     assert len(find_in_images(est, B.FixedBox(given[0].box), [frame], [given], [cam])[0]) == 1 and model.crops == 1
+
+
+def test_a_part_of_a_person_sharing_its_head_is_the_same_person():
+    """``verify``: a smaller report whose neck and head are the whole person's, its joints inside the
+    whole person's extent (an upper-body box), is one person with it, whichever scores better: the
+    whole person stays. A neighbour, and a smaller person whose head is elsewhere, stay too."""
+    from types import SimpleNamespace
+
+    from pose3d.skeleton import H36M17
+
+    def person(x0, y0, height, score, squeeze=1.0):
+        """A standing person's 17 joints: head at the top, feet at the bottom; ``squeeze`` < 1 pulls
+        everything but the neck and head up towards them (an upper-body box's squeezed pose)."""
+        rng = np.random.default_rng(int(x0 * 7 + y0))
+        j = np.stack([x0 + 0.3 * height * rng.random(17), y0 + height * rng.random(17)], axis=1)
+        j[H36M17.index("Head")] = [x0 + 0.15 * height, y0]
+        j[H36M17.index("Neck")] = [x0 + 0.15 * height, y0 + 0.12 * height]
+        j[:, 1] = y0 + (j[:, 1] - y0) * np.where(np.isin(np.arange(17), B.HEAD_JOINTS), 1.0, squeeze)
+        j[H36M17.index("Head")] = [x0 + 0.15 * height, y0]
+        e = B.joints_extent(j)
+        box = np.array([(e[0] + e[2]) / 2, (e[1] + e[3]) / 2, 1.2 * B.extent_size(e)])
+        return B.Target(box, "detected"), SimpleNamespace(joints_2d_px=j, box=box, score=score)
+
+    whole = person(100, 50, 300, 0.9)
+    part = person(100, 50, 300, 0.99, squeeze=0.4)  # better scored, its head on the whole person's
+    neighbour = person(400, 60, 280, 0.8)
+    child = person(125, 200, 100, 0.85)  # smaller, inside the whole person's extent, head elsewhere
+    kept = B.verify([part, whole, neighbour], min_score=0.5)
+    assert [p.score for _, p in kept] == [0.9, 0.8]
+    assert B.shared_head(part[1].joints_2d_px, whole[1].joints_2d_px)
+    inner, outer = B.joints_extent(child[1].joints_2d_px), B.joints_extent(whole[1].joints_2d_px)
+    assert (inner[:2] >= outer[:2]).all() and (inner[2:] <= outer[2:]).all()
+    assert not B.shared_head(child[1].joints_2d_px, whole[1].joints_2d_px)
+    assert len(B.verify([whole, child], min_score=0.5)) == 2
+    assert not B.shared_head(neighbour[1].joints_2d_px, whole[1].joints_2d_px)

@@ -28,7 +28,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from pose3d_runtime.boxes import MIN_SIZE
+from pose3d_runtime.boxes import MIN_POSE_SCORE, MIN_SIZE
 from pose3d_runtime.model import DEVICES, ModelError, PoseModel
 
 
@@ -128,7 +128,7 @@ def _display_available() -> bool:
 @click.option("--max-people", type=click.IntRange(1, 100), default=MAX_PEOPLE, show_default=True,
               help="At most this many people per image or frame.")
 @click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None, metavar="X",
-              help="Report people whose pose scores at least X (default 0.45), where the model scores its poses; "
+              help=f"Report people whose pose scores at least X (default {MIN_POSE_SCORE:g}), where the model scores its poses; "
                    "else people the detector scores at least X (default: the detector's own threshold).")
 @click.option("--detector-size", type=click.IntRange(32, 4096), default=None, metavar="S",
               help="Feed the detector each frame in about S x S pixels at its aspect (default: the file's, 384 for the "

@@ -71,7 +71,7 @@ def test_proposals_below_the_detector_threshold_are_verified_by_the_pose(tiny_mo
     assert det(frame) == [] and len(det(frame, B.PROPOSAL_SCORE)) == 1
     model = BlobModel(tiny_model)
     est = Estimator(model)
-    ((target, pose),) = find(est, B.Detect(det, 5, verify=True), frame)
+    ((target, pose),) = find(est, B.Detect(det, 5, min_score=0.45, verify=True), frame)
     assert target.source == "detected" and 0.05 < target.detector_score < 0.5 and pose.score == pytest.approx(0.5, abs=0.01)
     assert np.abs(pose.box[:2] - [200, 240]).max() < 3  # on the blob
     # A model without a score: the detector's threshold, as before (nobody here).
@@ -111,11 +111,11 @@ def test_two_proposals_on_one_person_are_merged_and_the_best_scores_come_first(t
     # Two proposals on the left person (off it by 20 and 30 px), one on the right one, one on nothing.
     stub = Stub([detection(220, 240, 150, 0.9), detection(470, 200, 150, 0.3), detection(170, 240, 150, 0.2),
                  detection(600, 420, 100, 0.1)])
-    people = find(est, B.Detect(stub, 5, verify=True), frame)
+    people = find(est, B.Detect(stub, 5, min_score=0.45, verify=True), frame)
     assert stub.calls == [(B.PROPOSAL_SCORE, 10)]  # twice max_people proposals, down to PROPOSAL_SCORE
     assert [round(p.score, 1) for _, p in people] == [0.8, 0.6]  # one each, best first; the background dropped
     assert [round(float(p.box[0]), -1) for _, p in people] == [200, 480]
-    assert B.Detect(stub, 1, verify=True).observe(frame.shape, *zip(*[(t, p) for t, p in people]))[0][1].score \
+    assert B.Detect(stub, 1, min_score=0.45, verify=True).observe(frame.shape, *zip(*[(t, p) for t, p in people]))[0][1].score \
         == people[0][1].score  # at most max_people
     assert B.Detect(stub, 30, verify=True).proposals == B.MAX_PROPOSALS
     assert B.Track(B.Detect(stub, 30, verify=True, proposals=B.default_proposals(30, stream=True)),
@@ -170,7 +170,7 @@ def test_proposals_on_one_person_share_its_refinement(tiny_model):
 def test_a_stream_tracks_only_verified_people(tiny_model, tmp_path):
     det = PersonDetector(blob_detector(tmp_path / "det.onnx", threshold=0.5), margin=0.2, device="cpu")
     est = Estimator(BlobModel(tiny_model))
-    track = B.find_people(det, True, 5, stream=True, margin=est.margin)
+    track = B.find_people(det, True, 5, min_score=0.45, stream=True, margin=est.margin)
     for t in range(6):  # a dim person (found by the pose score only) and a background smudge scoring 0.25
         frame = np.maximum(blob(0.5, [(150 + 5 * t, 240)]), blob(0.25, [(500, 200)]))
         people = find(est, track, frame)

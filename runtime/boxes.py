@@ -77,8 +77,9 @@ STREAM_PROPOSALS = 10
 MIN_POSE_SCORE = 0.75
 # Streams (``Track`` with a scoring model): a followed person costs one crop a frame, cut where its track
 # predicts it; of the detector's proposals only those overlapping no followed crop (square-box IoU below
-# ``pose3d_runtime.track.COVERED_IOU``) are verified, at most NEW_PER_FRAME a frame, best detector score
-# first (each costs two crops). The others only support the tracks they overlap.
+# ``pose3d_runtime.track.COVERED_IOU``) are verified, at most NEW_PER_FRAME a frame (and no more than
+# ``--max-people``), best detector score first (each costs two crops); none while every slot holds a
+# confirmed followed person. The others only support the tracks they overlap.
 NEW_PER_FRAME = 3
 # A new track is reported once verified in this many consecutive frames (tracked, unreported before):
 # background blips of the Sports2D demo last 1-4 frames.
@@ -86,6 +87,12 @@ CONFIRM_FRAMES = 2
 # A proposal whose refined pose scores below this is background, not a near miss: it is not verified
 # again at the same place for a few frames (``pose3d_runtime.track.FAILED_FRAMES``).
 FAILED_SCORE = 0.35
+# Streams: once every slot (``--max-people``) holds a person followed in the last frame, the detector's
+# proposals can add nobody; it then runs every SETTLED_DETECT_EVERY frames (once a second at 30 frames/s),
+# to support the tracks (``pose3d_runtime.track``: a frame without it neither supports a track nor counts
+# against it), and every frame again as soon as a slot is free. The followed people are checked by their
+# pose score every frame meanwhile. MediaPipe Pose runs its detector only when it has lost the person.
+SETTLED_DETECT_EVERY = 30
 # People smaller than this share of the frame's shorter side (their joints' larger extent; the detector's
 # box for a proposal, the pose's joints for a verified person) are not looked at nor reported: the
 # detector is trained on people down to a tenth of its input's side (``detector_frames.min_height``),
@@ -238,9 +245,16 @@ class Track:
         self.detect, self.tracker = detect, tracker
         self.name = f"tracking, {detect.name}"
         self.asked: list[Target] = []  # this frame's targets as ``boxes`` gave them
+        self.detected = False  # whether the detector ran on this frame (``SETTLED_DETECT_EVERY``)
+        self.last_detection = -SETTLED_DETECT_EVERY
 
     def boxes(self, frame: np.ndarray) -> list[Target]:
-        self.asked = self.tracker.targets(self.detect.boxes(frame))
+        frame_index = self.tracker.frame + 1
+        self.detected = not (self.tracker.settled(self.detect.max_people)
+                             and frame_index - self.last_detection < SETTLED_DETECT_EVERY)
+        if self.detected:
+            self.last_detection = frame_index
+        self.asked = self.tracker.targets(self.detect.boxes(frame) if self.detected else None)
         return self.asked
 
     def observe(self, frame_shape, targets, poses):
@@ -270,8 +284,8 @@ def find_people(detector: "PersonDetector", scores_poses: bool, max_people: int,
         return detect
     if not scores_poses:
         return Track(detect, Tracker(margin))
-    return Track(detect, Tracker(margin, min_pose_score=detect.min_score, new_per_frame=NEW_PER_FRAME,
-                                 confirm_frames=CONFIRM_FRAMES))
+    return Track(detect, Tracker(margin, min_pose_score=detect.min_score, new_per_frame=min(NEW_PER_FRAME, max_people),
+                                 confirm_frames=CONFIRM_FRAMES, max_people=max_people))
 
 
 def with_track_id(target: Target, track_id: int) -> Target:

@@ -1,8 +1,9 @@
 """``pose3d-run --video FILE`` and ``--webcam N``: the live loop.
 
 Each frame: the box source gives the boxes (``pose3d_runtime.boxes``: with a detector, ``Track``
-detects every frame and keeps identities, ``pose3d_runtime.track``; else the given box or the whole
-frame), the pose model runs on all of them in one batch and again on the detected and tracked boxes
+detects and keeps identities, ``pose3d_runtime.track``: every frame, or once a second while every
+``--max-people`` slot holds a followed person, ``boxes.SETTLED_DETECT_EVERY``; else the given box or
+the whole frame), the pose model runs on all of them in one batch and again on the detected and tracked boxes
 refined onto their poses (``pipeline.refine``; a followed person's only where its pose needs it: with a
 scoring model a followed person costs one crop a frame, ``pose3d_runtime.track``), the box source says who to report (with a scoring
 pose model: the people whose pose scores at least ``--min-score``, one per person), each
@@ -115,7 +116,7 @@ def _one_frame(estimator: Estimator, boxes: BoxSource, frame: Frame, smoother: P
     """The record for one frame and the people in it ((target, pose) pairs, each with a track id)."""
     camera = estimator.intrinsics(frame.image.shape)
     targets = boxes.boxes(frame.image)
-    report.detections += isinstance(boxes, Track)
+    report.detections += isinstance(boxes, Track) and boxes.detected
     frames, cameras = [frame.image] * len(targets), [camera] * len(targets)
     targets, poses = refine(estimator, frames, targets, estimator.estimate(frames, [t.box for t in targets], cameras),
                             cameras)

@@ -33,6 +33,9 @@ cost). A verified person duplicating a followed track (``boxes.same_person``) is
 tracks on one person, the confirmed one, then the better pose, stays. A new track is **confirmed**, and
 reported, once verified in ``confirm_frames`` consecutive frames; before that it is followed but not
 reported, and forgotten as soon as it fails once, so a one-frame blip on background is never reported.
+While every slot holds a followed person (``settled``), ``pose3d_runtime.boxes.Track`` runs the
+detector only every ``boxes.SETTLED_DETECT_EVERY`` frames; ``targets(None)`` is a frame without it,
+which counts neither for nor against a track's support.
 """
 
 from __future__ import annotations
@@ -87,23 +90,42 @@ class Tracker:
     crop margin (the coasting crops are cut as the training crops were)."""
 
     def __init__(self, margin: float, coast_frames: int = 3, keep_frames: int = 15, min_pose_score: float = 0.3,
-                 max_cost: float = 1.2, new_per_frame: int | None = None, confirm_frames: int = 1) -> None:
+                 max_cost: float = 1.2, new_per_frame: int | None = None, confirm_frames: int = 1,
+                 max_people: int | None = None) -> None:
         self.margin, self.coast_frames, self.keep_frames = margin, coast_frames, keep_frames
         self.min_pose_score, self.max_cost = min_pose_score, max_cost
         self.new_per_frame, self.confirm_frames = new_per_frame, confirm_frames
+        self.max_people = max_people  # verified tracking: no proposal is verified while this many are followed
         self.tracks: list[TrackState] = []
         self.failed: list[tuple[np.ndarray, int]] = []  # (square box, frame) of proposals that failed verification
         self.asked: list[tuple[np.ndarray, int]] = []  # (square box, frame) of the proposals verified lately
         self.frame = -1
         self.next_id = 0
 
-    def targets(self, detected: Sequence[Target]) -> list[Target]:
+    def settled(self, max_people: int) -> bool:
+        """Verified tracking: whether ``max_people`` confirmed people were reported in the last frame,
+        each supported by the detector's last run (every slot taken: a new proposal could add nobody;
+        ``boxes.SETTLED_DETECT_EVERY``). A track the detector stopped supporting unsettles it, so the
+        detector runs every frame until the track is supported again or lost (``coast_frames``)."""
+        return self.new_per_frame is not None and sum(
+            tr.reported and tr.last_frame == self.frame and tr.supported_frame == self.frame
+            for tr in self.tracks) >= max_people
+
+    def targets(self, detected: Sequence[Target] | None) -> list[Target]:
         """This frame's detections plus a coasting box for every reported track that no detection is
         likely to take: detections go to the tracks whose predictions they overlap most (IoU at least
-        ``COVERED_IOU``, greedily), so where two people merge into one detection, the other coasts."""
+        ``COVERED_IOU``, greedily), so where two people merge into one detection, the other coasts.
+        ``detected`` None (verified tracking only): the detector did not run on this frame; the
+        followed tracks' crops alone, and the frame counts neither for nor against their support."""
         self.frame += 1
         if self.new_per_frame is not None:
+            if detected is None:
+                for tr in self.tracks:
+                    tr.supported_frame += 1  # the clock of ``coast_frames`` stands still
+                return self._verified_targets([])
             return self._verified_targets(detected)
+        if detected is None:
+            raise ValueError("a tracker without verification needs the detector every frame")
         out = list(detected)
         live = [tr for tr in self.tracks if tr.reported and self.frame - tr.supported_frame <= self.coast_frames]
         predicted = [tr.predicted_extent(self.frame) for tr in live]
@@ -155,13 +177,16 @@ class Tracker:
         failed = (ious([b for b, _ in self.failed]) >= FAILED_IOU).any(axis=1)
 
         new: list[Target] = []
+        budget = self.new_per_frame
+        if self.max_people is not None and sum(tr.hits >= self.confirm_frames for tr in followed) >= self.max_people:
+            budget = 0  # every slot holds a confirmed person: a new one could not be reported
         for i in sorted(range(len(proposals)), key=lambda i: (not relost[i], last_asked[i],
                                                               -(proposals[i].detector_score or 0.0))):
             overlaps = np.flatnonzero(covered[i]).tolist()
             for k in overlaps:
                 followed[k].supported_frame = self.frame
             overlaps = [k for k in overlaps if k in fresh]  # a missed track's proposal is verified too
-            if not overlaps and len(new) < self.new_per_frame and (relost[i] or not failed[i]):
+            if not overlaps and len(new) < budget and (relost[i] or not failed[i]):
                 new.append(proposals[i])
         self.asked += [(t.box, self.frame) for t in new]
         return out + new

@@ -202,6 +202,83 @@ def test_a_tracked_person_costs_one_crop_a_frame(tiny_model):
     assert crops == [2, 1, 1, 1, 3, 2, 2, 2]
 
 
+
+def test_the_detector_rests_while_every_slot_holds_a_followed_person(tiny_model):
+    """Streams: with ``max_people`` people followed, the detector runs every ``SETTLED_DETECT_EVERY``
+    frames, and the frames without it do not count against the track's support; as soon as the person
+    is lost it runs every frame again. With a free slot it runs every frame."""
+    est = Estimator(BlobModel(tiny_model))
+    stub = Stub([])
+    one = B.find_people(stub, True, 1, stream=True, margin=est.margin)
+    two = B.find_people(stub, True, 2, stream=True, margin=est.margin)
+    every = B.SETTLED_DETECT_EVERY
+    frames = every + 12
+    runs = {1: [], 2: []}
+    for t in range(frames):
+        x = 150 + t
+        here = t < frames - 4  # the person leaves for the last 4 frames
+        stub.detections = [detection(x, 240, 98, 0.6)] if here else []
+        frame = blob(0.8, [(x, 240)]) if here else blob(0.0, [(x, 240)])
+        for n, track in ((1, one), (2, two)):
+            stub.calls.clear()
+            people = find(est, track, frame)
+            runs[n].append(len(stub.calls))
+            if n == 1 and B.CONFIRM_FRAMES - 1 <= t < frames - 4:
+                assert len(people) == 1 and people[0][0].track_id == 0  # followed throughout, never lost
+    assert runs[2] == [1] * frames
+    # Every frame until the person is reported (frame CONFIRM_FRAMES - 1), then once every ``every``
+    # frames, then every frame from the first one after the frame the person was gone in.
+    expected, last = [], None
+    for t in range(frames):
+        settled = B.CONFIRM_FRAMES - 1 <= t - 1 < frames - 4  # reported in the frame before
+        run = not settled or t - last >= every
+        last = t if run else last
+        expected.append(int(run))
+    assert runs[1] == expected and sum(expected[B.CONFIRM_FRAMES:frames - 4]) == 1
+
+
+
+def test_a_followed_person_the_detector_stops_seeing_is_checked_every_frame(tiny_model):
+    """A settled track that the detector's scheduled run does not support (background the pose score
+    likes) wakes the detector every frame, and is lost after ``coast_frames`` such frames."""
+    est = Estimator(BlobModel(tiny_model))
+    stub = Stub([detection(150, 240, 98, 0.6)])
+    track = B.find_people(stub, True, 1, stream=True, margin=est.margin)
+    frame = blob(0.8, [(150, 240)])
+    for _ in range(B.CONFIRM_FRAMES + 1):
+        find(est, track, frame)
+    stub.detections = []  # from now on the detector sees nobody there; the pose still scores high
+    runs, reported = [], []
+    for _ in range(B.SETTLED_DETECT_EVERY + 8):
+        stub.calls.clear()
+        reported.append(len(find(est, track, frame)))
+        runs.append(len(stub.calls))
+    first = runs.index(1)  # the scheduled run
+    assert sum(runs[:first]) == 0 and all(runs[first:])
+    coast = track.tracker.coast_frames
+    assert reported[:first + coast] == [1] * (first + coast) and not any(reported[first + coast:])
+
+
+
+def test_no_proposal_is_verified_while_every_slot_holds_a_person(tiny_model):
+    """``--max-people 1`` in a stream: once the person is confirmed, a second person's proposal costs no
+    crop (it could not be reported); the detector still runs where its schedule says."""
+    model = BlobModel(tiny_model)
+    est = Estimator(model)
+    stub = Stub([])
+    track = B.find_people(stub, True, 1, stream=True, margin=est.margin)
+    assert track.tracker.new_per_frame == 1  # and at most one a frame while searching
+    crops = []
+    for t in range(6):
+        stub.detections = [detection(150, 240, 98, 0.6)] + ([detection(450, 240, 98, 0.7)] if t >= 3 else [])
+        frame = blob(0.8, [(150, 240)] + ([(450, 240)] if t >= 3 else []))
+        model.crops = 0
+        people = find(est, track, frame)
+        crops.append(model.crops)
+        assert [round(float(p.box[0]), -1) for _, p in people] == [150] * (t >= B.CONFIRM_FRAMES - 1)
+    assert crops == [2, 1, 1, 1, 1, 1]
+
+
 def test_bbox_and_full_image_are_not_refined_in_the_cli(tiny_onnx, tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), blob(0.9, [(100, 100)], W=320, H=240))
     r = CliRunner().invoke(run_main, [str(tmp_path / "a.png"), "-o", str(tmp_path / "o1"), "--model", str(tiny_onnx),

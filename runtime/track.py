@@ -25,7 +25,7 @@ last frame gets one crop where it should be now (``"tracked"``; ``pipeline.refin
 where its pose scores below ``min_pose_score`` or moved off the crop), and of the detector's proposals
 only those overlapping none of those crops (square-box IoU below ``COVERED_IOU``) are verified, at most
 ``new_per_frame``: first where a confirmed track was just lost, then the places verified longest ago,
-best detector score first; a place whose proposal failed clearly (``boxes.FAILED_SCORE``) is not
+best detector score first; a place whose proposal scored below ``min_pose_score`` is not
 verified again for ``FAILED_FRAMES`` frames. A proposal overlapping a followed crop supports it: a track
 without such support for more than ``coast_frames`` frames, or whose crop's pose scores below
 ``min_pose_score``, is lost (kept ``keep_frames`` frames, unreported, for a proposal to take it back by

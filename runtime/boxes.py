@@ -84,17 +84,12 @@ NEW_PER_FRAME = 3
 # A new track is reported once verified in this many consecutive frames (tracked, unreported before):
 # background blips of the Sports2D demo last 1-4 frames.
 CONFIRM_FRAMES = 2
-# A proposal whose refined pose scores below ``--min-score`` is not verified again at the same place for a
-# few frames (``pose3d_runtime.track.FAILED_FRAMES``). (Until 2026-11-30 only those below 0.35, "clear"
-# failures, were: with the person head's probabilities, near 0 or 1, a near miss is rare, and re-verifying
-# background at 0.35-0.75 every frame cost the all-people loop on the Sports2D clip 31-35 frames/s
-# against 38, and p95 45-46 ms against 35-40, for 271 person-frames in 12 tracks against 260 in 11;
-# realval tracking 21 of 33 either way.)
-# Streams: once every slot (``--max-people``) holds a person followed in the last frame, the detector's
-# proposals can add nobody; it then runs every SETTLED_DETECT_EVERY frames (once a second at 30 frames/s),
-# to support the tracks (``pose3d_runtime.track``: a frame without it neither supports a track nor counts
-# against it), and every frame again as soon as a slot is free. The followed people are checked by their
-# pose score every frame meanwhile. MediaPipe Pose runs its detector only when it has lost the person.
+# Streams: once every slot (``--max-people``) holds a person followed in the last frame and supported by
+# the detector's last run, the detector's proposals can add nobody; it then runs every SETTLED_DETECT_EVERY
+# frames (once a second at 30 frames/s), to support the tracks (``pose3d_runtime.track``: a frame without
+# it neither supports a track nor counts against it), and every frame again as soon as a slot is free or
+# a run does not support a track. The followed people are checked by their pose score every frame
+# meanwhile. MediaPipe Pose runs its detector only when it has lost the person.
 SETTLED_DETECT_EVERY = 30
 # People smaller than this share of the frame's shorter side (their joints' larger extent; the detector's
 # box for a proposal, the pose's joints for a verified person) are not looked at nor reported: the
@@ -253,8 +248,7 @@ class Track:
 
     def boxes(self, frame: np.ndarray) -> list[Target]:
         frame_index = self.tracker.frame + 1
-        self.detected = not (self.tracker.settled(self.detect.max_people)
-                             and frame_index - self.last_detection < SETTLED_DETECT_EVERY)
+        self.detected = not (self.tracker.settled() and frame_index - self.last_detection < SETTLED_DETECT_EVERY)
         if self.detected:
             self.last_detection = frame_index
         self.asked = self.tracker.targets(self.detect.boxes(frame) if self.detected else None)
@@ -265,7 +259,13 @@ class Track:
             pairs = list(zip(targets, poses))
             detected = verify([tp for tp in pairs if tp[0].source != "tracked"], self.detect.min_score,
                               self.detect.max_people, self.detect.smallest(frame_shape))
-            if len(self.asked) == len(pairs):  # the proposals as asked (refine moved the boxes) that failed
+            # The proposals as asked (refine moved the boxes) whose pose scored under --min-score are not
+            # verified again at the same place for a few frames (``pose3d_runtime.track.FAILED_FRAMES``).
+            # (Until 2026-11-30 only those under 0.35, "clear" failures: with the person head's
+            # probabilities, near 0 or 1, near misses are rare, and re-verifying background at 0.35-0.75
+            # every frame held the all-people loop on the Sports2D clip to 30-35 frames/s against 31-38,
+            # for 271 person-frames in 12 tracks against 260 in 11; realval tracking 21 of 33 either way.)
+            if len(self.asked) == len(pairs):
                 ok = {id(t) for t, _ in detected}
                 self.tracker.failed_proposals([a.box for a, (t, p) in zip(self.asked, pairs)
                                                if t.source == "detected" and id(t) not in ok and p.score < self.detect.min_score])

@@ -95,21 +95,21 @@ class Tracker:
         self.margin, self.coast_frames, self.keep_frames = margin, coast_frames, keep_frames
         self.min_pose_score, self.max_cost = min_pose_score, max_cost
         self.new_per_frame, self.confirm_frames = new_per_frame, confirm_frames
-        self.max_people = max_people  # verified tracking: no proposal is verified while this many are followed
+        self.max_people = max_people  # verified tracking: with this many followed, no proposal is verified
         self.tracks: list[TrackState] = []
         self.failed: list[tuple[np.ndarray, int]] = []  # (square box, frame) of proposals that failed verification
         self.asked: list[tuple[np.ndarray, int]] = []  # (square box, frame) of the proposals verified lately
         self.frame = -1
         self.next_id = 0
 
-    def settled(self, max_people: int) -> bool:
+    def settled(self) -> bool:
         """Verified tracking: whether ``max_people`` confirmed people were reported in the last frame,
         each supported by the detector's last run (every slot taken: a new proposal could add nobody;
         ``boxes.SETTLED_DETECT_EVERY``). A track the detector stopped supporting unsettles it, so the
         detector runs every frame until the track is supported again or lost (``coast_frames``)."""
-        return self.new_per_frame is not None and sum(
+        return self.new_per_frame is not None and self.max_people is not None and sum(
             tr.reported and tr.last_frame == self.frame and tr.supported_frame == self.frame
-            for tr in self.tracks) >= max_people
+            for tr in self.tracks) >= self.max_people
 
     def targets(self, detected: Sequence[Target] | None) -> list[Target]:
         """This frame's detections plus a coasting box for every reported track that no detection is
@@ -178,8 +178,12 @@ class Tracker:
 
         new: list[Target] = []
         budget = self.new_per_frame
+        # Every slot holds a confirmed person (seen last frame, or coasting for at most coast_frames, when
+        # its own crop may find it again): a new one could not be reported. (Counting only those seen last
+        # frame, so that a just-lost person's proposal is verified, found 153 person-frames of the
+        # Sports2D clip with one slot against 165, and ran the detector on 84 frames against 69.)
         if self.max_people is not None and sum(tr.hits >= self.confirm_frames for tr in followed) >= self.max_people:
-            budget = 0  # every slot holds a confirmed person: a new one could not be reported
+            budget = 0
         for i in sorted(range(len(proposals)), key=lambda i: (not relost[i], last_asked[i],
                                                               -(proposals[i].detector_score or 0.0))):
             overlaps = np.flatnonzero(covered[i]).tolist()

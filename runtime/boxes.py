@@ -316,10 +316,8 @@ def same_person(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two square (cx, cy, side) boxes are one person: IoU > ``DUPLICATE_IOU``, or more than
     ``DUPLICATE_COVER`` of the smaller inside the other, of at most twice its side (``DUPLICATE_SIDES``)."""
     ea, eb = box_extent(a), box_extent(b)
-    w = min(ea[2], eb[2]) - max(ea[0], eb[0])
-    h = min(ea[3], eb[3]) - max(ea[1], eb[1])
     smaller = min(float(a[2]), float(b[2])) ** 2
-    inter = max(w, 0.0) * max(h, 0.0)
+    inter = intersection(ea, eb)
     comparable = min(float(a[2]), float(b[2])) >= DUPLICATE_SIDES * max(float(a[2]), float(b[2]))
     return extent_iou(ea, eb) > DUPLICATE_IOU or (comparable and smaller > 0 and inter > DUPLICATE_COVER * smaller)
 
@@ -328,13 +326,18 @@ def shared_head(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two (J, 2) poses are one person seen whole and in part (``SHARED_HEAD``)."""
     ea, eb = joints_extent(a), joints_extent(b)
     small, large = (ea, eb) if extent_size(ea) <= extent_size(eb) else (eb, ea)
-    w = min(small[2], large[2]) - max(small[0], large[0])
-    h = min(small[3], large[3]) - max(small[1], large[1])
     area = max(small[2] - small[0], 1e-6) * max(small[3] - small[1], 1e-6)
-    if max(w, 0.0) * max(h, 0.0) < SHARED_HEAD_INSIDE * area:
+    if intersection(small, large) < SHARED_HEAD_INSIDE * area:
         return False
     gap = np.linalg.norm(np.asarray(a)[list(HEAD_JOINTS)] - np.asarray(b)[list(HEAD_JOINTS)], axis=1).mean()
     return bool(gap < SHARED_HEAD * extent_size(large))
+
+
+def intersection(a: np.ndarray, b: np.ndarray) -> float:
+    """The area two (x0, y0, x1, y1) extents share (0 where they do not meet)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return float(max(w, 0.0) * max(h, 0.0))
 
 
 def extent_size(extent: np.ndarray) -> float:

@@ -4,7 +4,7 @@ The file's contract (metadata key ``pose3d_detector``, JSON, ``format`` 1):
 
 - input ``frame``: (B, 3, h, w) float32 RGB, ``(pixel / 255 - mean) / std``; the whole frame
   scaled to fit, aspect kept, centred (``pose3d.crop.letterbox_affine``), pixels outside the frame 0
-  after normalisation (``letterbox_affine``, ``preprocess``: the runtime's fused crop kernel with a
+  after normalisation (``preprocess``: the runtime's fused crop kernel with a
   border of ``255 * mean``). Where the file's input height and width are free and its metadata
   gives ``input_multiple``, (w, h) is ``pose3d.crop.fit_shape(W, H, S, input_multiple)``: the
   frame's own aspect in about S x S pixels (a 16:9 frame at S = 256: 352 x 192); otherwise the
@@ -165,12 +165,6 @@ class PersonDetector:
             return S, S
         w, h = fit_shape(W, H, S, self.info.input_multiple)
         return h, w
-
-    def letterbox_affine(self, shape: tuple[int, ...]) -> np.ndarray:
-        """(2, 3) affine from frame pixels onto the detector's input."""
-        H, W = shape[:2]
-        rows, cols = self.input_shape(shape)
-        return letterbox_affine(W, H, cols, rows)
 
     def preprocess(self, frame: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 BGR frame -> (1, 3, h, w) float32 network input (``input_shape``)."""

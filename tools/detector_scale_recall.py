@@ -3,7 +3,8 @@
     python tools/detector_scale_recall.py runs/det_small2/detector.pt [--frames 600]
 
 Renders the first ``--frames`` detector frames of the val split (``pose3d.data.frames``) with people
-from 0.06 to 1.0 of the frame's side (a third of the frames whole camera frames, no empty frames),
+from 0.06 to 1.0 of the frame's side (a third of the frames whole camera frames, no empty frames,
+nothing painted in front of people, whatever the checkpoint trained on),
 runs the checkpoint as validation does (``pose3d.train.detector.detect``, peaks down to 0.05), and
 prints, per bin of the person's box height in input pixels, the share of people with a detection at
 IoU >= 0.5 scoring at least 0.05 and 0.2. It says which people a detector input size leaves too small
@@ -31,7 +32,7 @@ def best_scores(checkpoint: str, frames: int) -> np.ndarray:
     """(N, 2): each present person's box height (input pixels) and the best score of a detection on it."""
     model, cfg, _ = load_model(checkpoint, ("detector",))
     spec = replace(cfg.detector_frames, min_height=0.06, max_height=1.0, whole_frame_probability=0.3,
-                   negative_probability=0.0)
+                   negative_probability=0.0, occluder_probability=0.0)  # the same frames for every checkpoint
     synth = SynthConfig(split="val", seed=cfg.seed, length=frames, background_dir=cfg.backgrounds,
                         texture_dir=cfg.textures, garment_patterns=cfg.garment_patterns)
     data = DetectorFrames(synth, cfg.detector.input_size, spec).render_all()

@@ -118,11 +118,8 @@ class DetectorFrames:
 
         def view(people_uv: np.ndarray, frame_sizes: np.ndarray) -> np.ndarray:
             boxes = joint_boxes(people_uv)  # (B, P, 4) full-frame pixels
-            drawn = np.isfinite(boxes[..., 0])
             # The chosen person: one of those in front of the camera (person 0 always is).
-            rank = np.minimum((who * drawn.sum(1)).astype(int), drawn.sum(1) - 1)
-            pick = np.argmax(np.cumsum(drawn, axis=1) > rank[:, None], axis=1)
-            box = boxes[np.arange(len(pick)), pick]  # (B, 4)
+            box = boxes[np.arange(len(who)), pick_one(np.isfinite(boxes[..., 0]), who)]  # (B, 4)
             extent = np.maximum(box[:, 2:] - box[:, :2], 1.0).max(-1)
             side = extent / height  # the view's side in full-frame pixels
             centre = 0.5 * (box[:, :2] + box[:, 2:]) + (0.5 - where) * side[:, None]
@@ -150,9 +147,8 @@ class DetectorFrames:
             # In front of one of the people whose box reaches into the picture (anywhere if nobody's does).
             with np.errstate(invalid="ignore"):
                 seen_box = (boxes[..., 2] >= 0) & (boxes[..., 0] <= S - 1) & (boxes[..., 3] >= 0) & (boxes[..., 1] <= S - 1)
-            rank = np.minimum((occluded * seen_box.sum(1)).astype(int), np.maximum(seen_box.sum(1) - 1, 0))
-            pick = np.argmax(np.cumsum(seen_box, axis=1) > rank[:, None], axis=1)
-            target = np.where(seen_box.any(1)[:, None], boxes[np.arange(len(pick)), pick], np.nan)
+            target = np.where(seen_box.any(1)[:, None], boxes[np.arange(len(occluded)), pick_one(seen_box, occluded)],
+                              np.nan)
             covered = paint_occluders(image, target, draws, spec.occluder_probability, self.scenes.texture_photos)
             visible = visible & ~hidden_behind(covered, joints)
         image[:] = np.where(inside[:, None], image, self.pad_pixel[None, :, None, None])
@@ -163,6 +159,13 @@ class DetectorFrames:
         present = (seen >= spec.min_joints) & big
         return {"image": image, "boxes": boxes.astype(np.float32), "present": present, "ignore": (seen > 0) & ~present,
                 "negative": negative, "index": np.asarray(indices, dtype=np.int64)}
+
+
+def pick_one(among: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """(B, P) bool candidates and (B,) uniforms -> (B,) the index of one candidate per row, each equally
+    likely (0 in a row without one)."""
+    rank = np.minimum((u * among.sum(1)).astype(int), np.maximum(among.sum(1) - 1, 0))
+    return np.argmax(np.cumsum(among, axis=1) > rank[:, None], axis=1)
 
 
 def hidden_behind(covered: np.ndarray, joints: np.ndarray) -> np.ndarray:

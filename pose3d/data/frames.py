@@ -41,7 +41,7 @@ from pose3d.crop import apply_affine, box_to_affine, frame_box
 from pose3d.data.posebank import PoseBank
 from pose3d.data.synthetic import SynthConfig, SyntheticPoses
 from pose3d.synth.draws import Draws
-from pose3d.synth.occluders import paint_occluders
+from pose3d.synth.occluders import hidden_behind, paint_occluders
 
 FRAMES_STREAM = 1 << 41  # offset of the frames' draw streams from the scenes' (PEOPLE_STREAM is 1 << 40)
 
@@ -76,7 +76,8 @@ class DetectorFrames:
 
     def __init__(self, synth: SynthConfig = SynthConfig(), size: int = 256, spec: FrameSpec = FrameSpec(),
                  bank: PoseBank | None = None) -> None:
-        self.scenes = SyntheticPoses(replace(synth, bodies="anny"), bank=bank)
+        # The frames paint their own occluders (``FrameSpec.occluder_probability``), over any of the people.
+        self.scenes = SyntheticPoses(replace(synth, bodies="anny", occluder_probability=0.0), bank=bank)
         self.size, self.spec = size, spec
         from pose3d.models.codec import ImageCodec  # here: importing this module needs no torch
 
@@ -166,18 +167,6 @@ def pick_one(among: np.ndarray, u: np.ndarray) -> np.ndarray:
     likely (0 in a row without one)."""
     rank = np.minimum((u * among.sum(1)).astype(int), np.maximum(among.sum(1) - 1, 0))
     return np.argmax(np.cumsum(among, axis=1) > rank[:, None], axis=1)
-
-
-def hidden_behind(covered: np.ndarray, joints: np.ndarray) -> np.ndarray:
-    """(B, S, S) covered pixels, (B, P, J, 2) joints -> (B, P, J) bool: the joint's pixel is covered
-    (joints outside the picture or NaN: not covered)."""
-    B, S = covered.shape[0], covered.shape[1]
-    with np.errstate(invalid="ignore"):
-        xy = np.round(np.nan_to_num(joints, nan=-1.0)).astype(np.int64)
-    inside = (xy >= 0).all(-1) & (xy < S).all(-1)
-    xy = np.clip(xy, 0, S - 1)
-    b = np.arange(B)[:, None, None]
-    return inside & covered[b, xy[..., 1], xy[..., 0]]
 
 
 def pixel_inside(content: np.ndarray, size: int) -> np.ndarray:

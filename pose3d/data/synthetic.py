@@ -20,7 +20,9 @@ person 0's, read off its posed body (Anny's joint placement, see ``pose3d.body.a
 also has ``visible`` (17,) bool (inside the image and not behind another person), ``box`` (4,) person
 0's tight box and ``people_boxes`` (P, 4) everyone's (x0, y0, x1, y1 output pixels; NaN: absent),
 ``people_joints_2d`` (P, 17, 2) and ``people_visible`` (P, 17): every person's joints (for detectors
-and several-person models).
+and several-person models). Off by default, for anny: ``bare_tops`` (people without a top),
+``scene.backlight_probability`` (scenes against the light) and ``occluder_probability`` (foliage,
+posts or panels in front of person 0, ``pose3d.synth.occluders``; joints they cover are not visible).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pose3d.synth.body import sample_appearances
 from pose3d.synth.cameras import ViewSpec, h36m_rigs, sample_cameras
 from pose3d.synth.draws import Draws
 from pose3d.body.anny import pose_bodies, rest_bone_heads_mm, rest_corrections
+from pose3d.synth.occluders import hidden_behind, paint_occluders
 from pose3d.synth.people import PATTERNED, add_hair_volume, rest_leg_length_mm, sample_mesh_looks, shapes_of
 from pose3d.synth.render import MIN_DEPTH_MM, Rendered, render
 from pose3d.synth.render_mesh import MeshPeople, RenderedPeople, render_people
@@ -74,6 +77,10 @@ class SynthConfig:
     room_probability: float = 0.4  # anny: a room (floor, walls, ceiling) instead of the scene's background
     texture_dir: str | None = None  # anny: texture photos for the rooms' surfaces (gather-photos .../textures)
     garment_patterns: float = PATTERNED  # anny: share of tops and bottoms with stripes, a print or colour blocks
+    bare_tops: float = 0.0  # anny: share of people with no top
+    # anny: share of crops with foliage, posts or panels in front of person 0 (pose3d.synth.occluders;
+    # the joints they cover are not visible), and of head negatives with them anywhere
+    occluder_probability: float = 0.0
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
@@ -82,6 +89,12 @@ class SynthConfig:
             raise ValueError(f"bodies must be one of {BODIES}, got {self.bodies!r}")
         if not 0.0 <= self.garment_patterns <= 1.0:
             raise ValueError(f"garment_patterns is a share, 0..1, got {self.garment_patterns!r}")
+        if not 0.0 <= self.occluder_probability <= 1.0:
+            raise ValueError(f"occluder_probability is a share, 0..1, got {self.occluder_probability!r}")
+        if not 0.0 <= self.bare_tops <= 1.0:
+            raise ValueError(f"bare_tops is a share, 0..1, got {self.bare_tops!r}")
+        if not 0.0 <= self.scene.backlight_probability <= 1.0:
+            raise ValueError(f"backlight_probability is a share, 0..1, got {self.scene.backlight_probability!r}")
 
 
 class SyntheticPoses:
@@ -161,6 +174,11 @@ class SyntheticPoses:
             samples["people_boxes"] = out.boxes.astype(np.float32)  # every person's (NaN: not in the scene)
             samples["people_joints_2d"] = out.people_joints_2d.astype(np.float32)  # (P, 17, 2), NaN: absent
             samples["people_visible"] = out.people_visible  # (P, 17)
+            if self.config.occluder_probability > 0:  # over person 0; the joints they cover are hidden
+                covered = paint_occluders(samples["image"], out.boxes[:, 0], draws, self.config.occluder_probability,
+                                          self.texture_photos)
+                samples["visible"] &= ~hidden_behind(covered, out.joints_2d[:, None])[:, 0]
+                samples["people_visible"] &= ~hidden_behind(covered, out.people_joints_2d)
             return samples
         out = render(poses, cameras, looks, draws, affines, size, self.config.scene, self._photos)
         return self._as_samples(out, cameras, affines, k, indices)
@@ -223,8 +241,12 @@ class SyntheticPoses:
             out = render_people(looks, poses, cameras, draws, affines, size, self.config.scene, self._photos)
         else:
             out = render(poses, cameras, looks, draws, affines, size, self.config.scene, self._photos)
-        return {"image": np.ascontiguousarray(out.images.transpose(0, 3, 1, 2)),
-                "person_coverage": out.mask.mean(axis=(1, 2)), "index": np.asarray(indices, dtype=np.int64)}
+        image = np.ascontiguousarray(out.images.transpose(0, 3, 1, 2))
+        if isinstance(looks, MeshPeople) and self.config.occluder_probability > 0:
+            # As often as over the people, anywhere: an occluder alone does not make a person.
+            paint_occluders(image, np.full((len(image), 4), np.nan), draws, self.config.occluder_probability,
+                            self.texture_photos)
+        return {"image": image, "person_coverage": out.mask.mean(axis=(1, 2)), "index": np.asarray(indices, dtype=np.int64)}
 
     def render_all(self, chunk: int = 250) -> dict[str, np.ndarray]:
         """Every sample of the split (a fixed validation or test set), rendered ``chunk`` at a time."""
@@ -317,7 +339,7 @@ class SyntheticPoses:
             where = draws.uniform(-1000.0, 1000.0, n=2)
             angle, dist = draws.uniform(0.0, 2.0 * np.pi), draws.uniform(600.0, 2500.0)
             on = p < count  # (B,) who is in the scene: only they are posed and coloured
-            looks = sample_mesh_looks(draws, body, on, self.config.garment_patterns)
+            looks = sample_mesh_looks(draws, body, on, self.config.garment_patterns, self.config.bare_tops)
             if p > 0:  # neighbours stand around person 0
                 where = centre + dist[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=-1)
             else:

@@ -134,3 +134,15 @@ def _paste(mask: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
 
 def _point(p: np.ndarray) -> tuple[int, int]:
     return int(np.clip(round(float(p[0])), -10_000, 10_000)), int(np.clip(round(float(p[1])), -10_000, 10_000))
+
+
+def hidden_behind(covered: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """(B, S, S) covered pixels, (B, P, J, 2) joints -> (B, P, J) bool: the joint's pixel is covered
+    (joints outside the picture or NaN: not covered)."""
+    B, S = covered.shape[0], covered.shape[1]
+    with np.errstate(invalid="ignore"):
+        xy = np.round(np.nan_to_num(joints, nan=-1.0)).astype(np.int64)
+    inside = (xy >= 0).all(-1) & (xy < S).all(-1)
+    xy = np.clip(xy, 0, S - 1)
+    b = np.arange(B)[:, None, None]
+    return inside & covered[b, xy[..., 1], xy[..., 0]]

@@ -9,7 +9,8 @@ base, 2 crown). From these:
 
 - **skin**: a tone across the human range (``SKIN_TONES``), with a blotchy per-vertex variation and
   slightly darker extremities;
-- **top**: sleeveless, short or long sleeves, its hem at the hips or a little above;
+- **top**: sleeveless, short or long sleeves, its hem at the hips or a little above; or none
+  (``bare_tops``, off by default);
 - **bottom**: trousers, shorts, or a skirt (a dress when it takes the top's colour); the skirt is
   painted on the thighs (no cloth geometry yet: it reads as tight);
 - **patterns** on the top and the bottom, each on its own: plain, stripes (bands across the trunk,
@@ -47,6 +48,7 @@ HAIR_STYLES = ("bald", "short", "medium", "long")
 HAIR_PROBABILITY = (0.08, 0.42, 0.25, 0.25)
 HAIR_THICKNESS_MM = {"bald": 0.0, "short": 6.0, "medium": 18.0, "long": 22.0}
 EDGE = 0.06  # half-width of a garment edge's ramp, in chain units (about 1.5 cm on an arm)
+BARE_HEM = 4.0  # a top's hem this far up the chain covers nothing (the chain coordinate ends at 3)
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,13 @@ def _parts(body: AnnyBody) -> _BodyParts:
 
 
 def sample_mesh_looks(draws: Draws, body: AnnyBody, active: np.ndarray | None = None,
-                      patterned: float = PATTERNED) -> MeshLooks:
+                      patterned: float = PATTERNED, bare_tops: float = 0.0) -> MeshLooks:
     """One body and one outfit per sample. Every sample's draws are taken (so a sample's looks do
     not depend on the others), but the per-vertex colours are computed only where ``active`` (B,)
     (the people who will be drawn); the others stay black. ``patterned``: the share of tops and
-    bottoms with a pattern; it changes no other draw (0 gives the same people in plain clothes)."""
+    bottoms with a pattern; it changes no other draw (0 gives the same people in plain clothes).
+    ``bare_tops``: the share of people with no top (skin from the waistband up: sport, summer, a
+    beach), drawn last: the same draws give the same person with and without a top; 0 takes no draw."""
     B = draws.batch
     act = np.ones(B, bool) if active is None else np.asarray(active, bool)
     parts = _parts(body)
@@ -154,6 +158,9 @@ def sample_mesh_looks(draws: Draws, body: AnnyBody, active: np.ndarray | None = 
     for _ in range(2):
         patterns += [draws.choice(pattern_probability(patterned))[:, None], clothing_colours(draws),
                      draws.uniform(2.0, 6.0)[:, None], draws.uniform(0.0, 1.0)[:, None]]
+    if bare_tops > 0:  # no top: its hem above the neck, its sleeves ending before they start (the last
+        bare = draws.bernoulli(bare_tops)  # draw: everything else about the person stays as it was)
+        hem, sleeve = np.where(bare, BARE_HEM, hem), np.where(bare, -1.0, sleeve)
     # Per person: skin (3), top, bottom, shoes, hair colours (3 each), the edges and the hair, then
     # the two garments' patterns (6 each).
     params = np.concatenate([skin, top, bottom, shoes, hair_colour, np.stack(

@@ -4,8 +4,9 @@ The geometry is the capsule renderer's (``pose3d.synth.render``): the camera, wi
 distortion, takes world points to full-frame pixels and an affine map takes those to output pixels.
 Per sample: the scene behind (``paint_background``, or a room: ``raster.draw_room``), the people's
 shadows cast on the floor by the key light, then every person's mesh (vertices through the camera,
-Lambert-lit, z-buffered), soft silhouettes, a motion streak where sampled, and the photometric
-finish. The drawing runs in one parallel kernel over the batch (``mesh_raster.draw_people_batch``).
+Lambert-lit, z-buffered), soft silhouettes, a motion streak where sampled, a scene against the
+light where sampled (``scene.backlight``), and the photometric finish. The drawing runs in one
+parallel kernel over the batch (``mesh_raster.draw_people_batch``).
 
 Person 0 of each sample is the one the sample is about (its labels, its crop); the others are
 neighbours that may hide it or be cut by the image border. ``visible`` says, for person 0's 17 joints,
@@ -24,7 +25,7 @@ from pose3d.crop import apply_affine, invert_affine
 from pose3d.synth import mesh_raster, raster
 from pose3d.synth.draws import Draws
 from pose3d.synth.render import MIN_DEPTH_MM, _check_depth, paint_background
-from pose3d.synth.scene import BackgroundPhotos, Rooms, SceneSpec, finish
+from pose3d.synth.scene import BackgroundPhotos, Rooms, SceneSpec, backlight, finish
 
 OCCLUSION_MARGIN_MM = 30.0  # a joint counts as hidden when another body's surface is this much nearer
 
@@ -137,6 +138,13 @@ def render_people(people: MeshPeople, labels_world: np.ndarray, cameras: Camera,
     if people.motion_blur is not None:
         for b in np.flatnonzero(people.motion_blur[:, 0] >= 1.5):
             imgs[b] = motion_streak(imgs[b], *people.motion_blur[b])
+    if spec.backlight_probability > 0:  # before the finish: its blur, noise and JPEG come after
+        lit = draws.bernoulli(spec.backlight_probability)
+        dim, haze, sun = draws.uniform(0.15, 0.6), draws.uniform(0.1, 0.5), draws.uniform(-0.3, 1.3, n=2)
+        reach, warmth = draws.uniform(0.3, 1.2), draws.uniform(0.0, 0.25)
+        tint = np.stack([np.ones(B), 1.0 - 0.4 * warmth, 1.0 - warmth], axis=-1)  # white to a warm evening sun
+        for b in np.flatnonzero(lit):
+            backlight(imgs[b], mask[b], float(dim[b]), float(haze[b]), sun[b], float(reach[b]), tint[b])
     images = finish(imgs, draws, augment=spec.augment and spec.plain_background is None)
     boxes = np.full((B, P, 4), np.nan)
     boxes[drawn] = np.concatenate([uvz[drawn][..., :2].min(axis=1), uvz[drawn][..., :2].max(axis=1)], axis=-1)

@@ -31,6 +31,29 @@ class SceneSpec:
     photo_probability: float = 0.5  # when background photos are given
     # A constant background colour instead of clutter, floor and photos (for tests and debugging).
     plain_background: tuple[float, float, float] | None = None
+    # Share of scenes lit from behind (``backlight``): the people darkened, a veil of glare over the
+    # picture. 0 takes no draw for it, so scenes are what they were without the option.
+    backlight_probability: float = 0.0
+
+
+def backlight(img: np.ndarray, people: np.ndarray, dim: float, haze: float, sun: np.ndarray, reach: float,
+              tint: np.ndarray) -> np.ndarray:
+    """A scene against the light, in place on ``img`` ((H, W, 3) float32, 0..1): the people
+    (``people`` (H, W) their soft coverage, 0..1) keep ``dim`` of their light (the sun behind them
+    lights their far side), and veiling glare of colour ``tint`` (3,) spreads over the picture from
+    ``sun`` ((x, y) in units of the picture's larger side; it may lie outside): ``haze`` of it
+    everywhere at the sun, falling off over ``reach`` (same units) to a fifth of that. Glare adds
+    light and takes contrast, on the people too."""
+    H, W = people.shape
+    side = float(max(H, W))
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float32) / side
+    d2 = (xs - sun[0]) ** 2 + (ys - sun[1]) ** 2
+    glare = haze * (0.2 + 0.8 * np.exp(-d2 / (reach * reach)))  # (H, W)
+    img *= (1.0 - (1.0 - dim) * people)[..., None]
+    img *= (1.0 - glare)[..., None]
+    img += glare[..., None] * tint.astype(np.float32)
+    np.clip(img, 0.0, 1.0, out=img)
+    return img
 
 
 def _scene_colours(draws: Draws, palette: np.ndarray) -> np.ndarray:

@@ -37,6 +37,7 @@ from pose3d.rotations import yaw_to_rotmat
 from pose3d.skeleton import to_root_relative
 from pose3d.synth.cameras import sample_cameras
 from pose3d.synth.draws import Draws
+from pose3d.synth.scene import SceneSpec
 from pose3d.train.names import BACKGROUNDS, FRAMES, IMAGES, LABELS, POSES, StageSpec
 
 if TYPE_CHECKING:
@@ -183,9 +184,9 @@ class SyntheticTraining(TrainingData):
     def train(self) -> SyntheticPoses:
         if self._train is None:
             cfg = self.config
-            self._train = SyntheticPoses(SynthConfig(split="train", seed=cfg.seed, crop=self.contract.crop_spec(),
-                                                     bodies=cfg.bodies, background_dir=cfg.backgrounds,
-                                                     texture_dir=cfg.textures, garment_patterns=cfg.garment_patterns),
+            self._train = SyntheticPoses(self.synth_config("train", crop=self.contract.crop_spec(), bodies=cfg.bodies,
+                                                           background_dir=cfg.backgrounds, texture_dir=cfg.textures,
+                                                           occluder_probability=cfg.occluder_probability),
                                          bank=self.bank)
         return self._train
 
@@ -193,9 +194,16 @@ class SyntheticTraining(TrainingData):
         """The first ``length`` (default ``val_samples``) samples of the val split; its first
         ``val_samples`` crops are the fixed validation set."""
         cfg = self.config
-        return SyntheticPoses(SynthConfig(split="val", seed=cfg.seed, length=length or cfg.val_samples,
-                                          crop=self.contract.crop_spec(), bodies=cfg.bodies,
-                                          garment_patterns=cfg.garment_patterns), bank=self.bank)
+        return SyntheticPoses(self.synth_config("val", length=length or cfg.val_samples, crop=self.contract.crop_spec(),
+                                                bodies=cfg.bodies, occluder_probability=cfg.occluder_probability),
+                              bank=self.bank)
+
+    def synth_config(self, split: str, **fields) -> SynthConfig:
+        """A split's ``SynthConfig``: the run's seed and how its people look and are lit (garment
+        patterns, bare tops, backlight), with ``fields``."""
+        cfg = self.config
+        return SynthConfig(split=split, seed=cfg.seed, garment_patterns=cfg.garment_patterns, bare_tops=cfg.bare_tops,
+                           scene=SceneSpec(backlight_probability=cfg.backlight), **fields)
 
     def _indices(self, step: int, batch_size: int, offset: int, size: int) -> range:
         first = step * batch_size + offset
@@ -247,8 +255,7 @@ class SyntheticTraining(TrainingData):
         from pose3d.data.frames import DetectorFrames
 
         cfg = self.config
-        synth = SynthConfig(split=split, seed=cfg.seed, length=length, background_dir=cfg.backgrounds,
-                            texture_dir=cfg.textures, garment_patterns=cfg.garment_patterns)
+        synth = self.synth_config(split, length=length, background_dir=cfg.backgrounds, texture_dir=cfg.textures)
         return DetectorFrames(synth, cfg.detector.input_size, cfg.detector_frames, bank=self.bank)
 
 

@@ -91,6 +91,11 @@ CONFIRM_FRAMES = 2
 # a run does not support a track. The followed people are checked by their pose score every frame
 # meanwhile. MediaPipe Pose runs its detector only when it has lost the person.
 SETTLED_DETECT_EVERY = 30
+# Streams with slots free (the all-people loop): while every reported person was followed in the last
+# frame and supported by the detector's last run, and no confirmed person is lost, the detector runs
+# every CALM_DETECT_EVERY frames: a new person is found a frame later at worst, and verification
+# (proposals of the frames the detector runs on) costs half as much.
+CALM_DETECT_EVERY = 2
 # People smaller than this share of the frame's shorter side (their joints' larger extent; the detector's
 # box for a proposal, the pose's joints for a verified person) are not looked at nor reported: the
 # detector is trained on people down to a tenth of its input's side (``detector_frames.min_height``),
@@ -248,7 +253,8 @@ class Track:
 
     def boxes(self, frame: np.ndarray) -> list[Target]:
         frame_index = self.tracker.frame + 1
-        self.detected = not (self.tracker.settled() and frame_index - self.last_detection < SETTLED_DETECT_EVERY)
+        rest = SETTLED_DETECT_EVERY if self.tracker.settled() else CALM_DETECT_EVERY if self.tracker.calm() else 1
+        self.detected = frame_index - self.last_detection >= rest
         if self.detected:
             self.last_detection = frame_index
         self.asked = self.tracker.targets(self.detect.boxes(frame) if self.detected else None)

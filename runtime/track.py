@@ -29,8 +29,9 @@ best detector score first; a place whose proposal scored below ``min_pose_score`
 verified again for ``FAILED_FRAMES`` frames. A proposal overlapping a followed crop supports it: a track
 without such support for more than ``coast_frames`` frames, or whose crop's pose scores below
 ``min_pose_score``, is lost (kept ``keep_frames`` frames, unreported, for a proposal to take it back by
-cost). A verified person duplicating a followed track (``boxes.same_person``) is that track; of two
-tracks on one person, the confirmed one, then the better pose, stays. A new track is **confirmed**, and
+cost). A verified person duplicating a followed track (``boxes.same_person``), or a part of one
+(``part_of``: the head rule of ``boxes.shared_head``), is that track; of two tracks on one person, the
+confirmed one, then the better pose, stays, and a track on part of a followed person goes. A new track is **confirmed**, and
 reported, once verified in ``confirm_frames`` consecutive frames; before that it is followed but not
 reported, and forgotten as soon as it fails once, so a one-frame blip on background is never reported.
 While every slot holds a followed person (``settled``), ``pose3d_runtime.boxes.Track`` runs the
@@ -46,7 +47,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from pose3d.crop import square_box
-from pose3d_runtime.boxes import Target, box_ious, extent_iou, extent_size, joints_extent, same_person, with_track_id
+from pose3d_runtime.boxes import (Target, box_ious, extent_iou, extent_size, joints_extent, same_person, shared_head,
+                                  with_track_id)
 
 if TYPE_CHECKING:
     from pose3d_runtime.pipeline import Pose
@@ -85,6 +87,12 @@ class TrackState:
         self.extent, self.joints, self.last_frame = np.asarray(extent, np.float64), np.asarray(joints, np.float64), frame
 
 
+def part_of(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether (J, 2) pose ``a`` is a part of the person ``b`` shows whole (``boxes.shared_head``, ``a``
+    the smaller): a second, upper-body box on one person."""
+    return extent_size(joints_extent(a)) < extent_size(joints_extent(b)) and shared_head(a, b)
+
+
 class Tracker:
     """Tracks with identities over a stream (see the module docstring). ``margin``: the pose model's
     crop margin (the coasting crops are cut as the training crops were)."""
@@ -110,6 +118,15 @@ class Tracker:
         return self.new_per_frame is not None and self.max_people is not None and sum(
             tr.reported and tr.last_frame == self.frame and tr.supported_frame == self.frame
             for tr in self.tracks) >= self.max_people
+
+    def calm(self) -> bool:
+        """Verified tracking: whether someone was reported in the last frame, every reported person was
+        followed then and supported by the detector's last run, and no confirmed person is lost
+        (``boxes.CALM_DETECT_EVERY``)."""
+        if self.new_per_frame is None:
+            return False
+        confirmed = [tr for tr in self.tracks if tr.hits >= self.confirm_frames]
+        return bool(confirmed) and all(tr.last_frame == self.frame and tr.supported_frame == self.frame for tr in confirmed)
 
     def targets(self, detected: Sequence[Target] | None) -> list[Target]:
         """This frame's detections plus a coasting box for every reported track that no detection is
@@ -217,16 +234,19 @@ class Tracker:
                 tr.hits += 1
                 followed.append((t, p, tr))
         kept: list[tuple[Target, "Pose", TrackState]] = []
-        # Two tracks on one person: a confirmed one before an unconfirmed one, then the better pose stays.
+        # Two tracks on one person: a confirmed one before an unconfirmed one, then the better pose stays;
+        # a track on part of a followed person (``part_of``) goes whatever it is.
         for t, p, tr in sorted(followed, key=lambda f: (f[2].hits < self.confirm_frames, -f[1].score)):
-            if any(same_person(p.box, q.box) for _, q, _ in kept):
+            if any(same_person(p.box, q.box) for _, q, _ in kept) or any(
+                    part_of(p.joints_2d_px, q.joints_2d_px) for _, q, _ in followed):
                 tr.last_frame, tr.hits = -1, 0  # forgotten below
             else:
                 kept.append((t, p, tr))
         followed = kept
-        seen = [p.box for _, p, _ in followed]
+        seen = [p for _, p, _ in followed]
         detected = [i for i, t in enumerate(targets) if t.source == "detected" and np.isfinite(poses[i].joints_2d_px).all()
-                    and not any(same_person(poses[i].box, b) for b in seen)]
+                    and not any(same_person(poses[i].box, q.box) or part_of(poses[i].joints_2d_px, q.joints_2d_px)
+                                for q in seen)]
         lost = [k for k, tr in enumerate(self.tracks) if tr.last_frame != self.frame and tr.hits >= self.confirm_frames]
         taken = self._take(lost, targets, poses, detected)
         followed += [(targets[i], poses[i], taken[i]) for i in detected]

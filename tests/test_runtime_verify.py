@@ -181,7 +181,8 @@ def test_a_stream_tracks_only_verified_people(tiny_model, tmp_path):
         assert [p.track_id for p, _ in people] == [0] and abs(people[0][1].joints_2d_px[2:, 0].mean() - 150 - 5 * t) < 3
 
 
-def test_a_tracked_person_costs_one_crop_a_frame(tiny_model):
+def test_a_tracked_person_costs_one_crop_a_frame(tiny_model, monkeypatch):
+    monkeypatch.setattr(B, "CALM_DETECT_EVERY", 1)  # the detector every frame (its schedule: below)
     model = BlobModel(tiny_model)
     est = Estimator(model)
     stub = Stub([])
@@ -206,7 +207,8 @@ def test_a_tracked_person_costs_one_crop_a_frame(tiny_model):
 def test_the_detector_rests_while_every_slot_holds_a_followed_person(tiny_model):
     """Streams: with ``max_people`` people followed, the detector runs every ``SETTLED_DETECT_EVERY``
     frames, and the frames without it do not count against the track's support; as soon as the person
-    is lost it runs every frame again. With a free slot it runs every frame."""
+    is lost it runs every frame again. With a free slot it runs every ``CALM_DETECT_EVERY`` frames
+    while the people it reports are followed, every frame otherwise."""
     est = Estimator(BlobModel(tiny_model))
     stub = Stub([])
     one = B.find_people(stub, True, 1, stream=True, margin=est.margin)
@@ -225,16 +227,20 @@ def test_the_detector_rests_while_every_slot_holds_a_followed_person(tiny_model)
             runs[n].append(len(stub.calls))
             if n == 1 and B.CONFIRM_FRAMES - 1 <= t < frames - 4:
                 assert len(people) == 1 and people[0][0].track_id == 0  # followed throughout, never lost
-    assert runs[2] == [1] * frames
     # Every frame until the person is reported (frame CONFIRM_FRAMES - 1), then once every ``every``
-    # frames, then every frame from the first one after the frame the person was gone in.
-    expected, last = [], None
-    for t in range(frames):
-        settled = B.CONFIRM_FRAMES - 1 <= t - 1 < frames - 4  # reported in the frame before
-        run = not settled or t - last >= every
-        last = t if run else last
-        expected.append(int(run))
-    assert runs[1] == expected and sum(expected[B.CONFIRM_FRAMES:frames - 4]) == 1
+    # frames (a slot free: every ``CALM_DETECT_EVERY``), then every frame from the first one after the
+    # frame the person was gone in.
+    def expected(every: int) -> list[int]:
+        out, last = [], None
+        for t in range(frames):
+            followed = B.CONFIRM_FRAMES - 1 <= t - 1 < frames - 4  # reported in the frame before
+            run = not followed or t - last >= every
+            last = t if run else last
+            out.append(int(run))
+        return out
+
+    assert runs[1] == expected(every) and sum(runs[1][B.CONFIRM_FRAMES:frames - 4]) == 1
+    assert runs[2] == expected(B.CALM_DETECT_EVERY) and 0 in runs[2] and runs[2][-3:] == [1] * 3
 
 
 

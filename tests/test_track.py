@@ -204,3 +204,41 @@ def test_a_failed_proposal_is_not_verified_again_at_the_same_place_for_a_few_fra
     # Both asked (budget 2), then the places that failed are skipped for FAILED_FRAMES frames.
     assert asked[0] == [300, 500] and asked[1:FAILED_FRAMES + 1] == [[]] * FAILED_FRAMES
     assert asked[FAILED_FRAMES + 1] == [300, 500]
+
+
+def whole_and_part(cx: float, cy: float) -> tuple[np.ndarray, np.ndarray]:
+    """A standing person's joints and the pose a crop of its upper body answers: every joint squeezed
+    towards the head (a second, smaller box on one person), neck and head where the person's are."""
+    from pose3d_runtime.boxes import HEAD_JOINTS
+
+    whole = body(cx, cy)
+    whole[list(HEAD_JOINTS)] = [[cx, cy - 70], [cx, cy - 90]]
+    centre = np.array([cx, cy - 80])
+    return whole, centre + 0.45 * (whole - centre)
+
+
+def test_a_part_of_a_followed_person_is_never_a_track_of_its_own():
+    tr = verified_tracker()
+    reported = []
+    for t in range(8):
+        whole, part = whole_and_part(300 + 4 * t, 240)
+        targets, names = verified_step(tr, [whole, part], {"whole": (whole, 0.9), "part": (part, 0.9)})
+        reported.append(sorted(names.values()))
+        if t >= 2:  # the part's proposal lies off the person's crop: verified, it is that person (frame 0
+            # makes two new tracks, the part's goes in frame 1)
+            assert [x.source for x in targets] == ["tracked", "detected"]
+    assert reported == [[], [], ["whole"]] + [["whole"]] * 5
+    assert len(tr.tracks) == 1
+
+
+def test_a_track_on_part_of_a_person_goes_once_the_whole_person_is_followed():
+    tr = verified_tracker()
+    reported = []
+    for t in range(9):
+        whole, part = whole_and_part(300, 240)
+        proposals = [part] + ([whole] if t >= 4 else [])  # the whole person is proposed from frame 4
+        _, names = verified_step(tr, proposals, {"whole": (whole, 0.9), "part": (part, 0.9)})
+        reported.append(sorted(names.values()))
+    # The part is followed and reported first; from frame 5 both are followed and the part goes; the
+    # whole person is reported from its third frame.
+    assert reported == [[], [], ["part"], ["part"], ["part"], [], ["whole"], ["whole"], ["whole"]]

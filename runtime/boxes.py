@@ -248,7 +248,7 @@ class Track:
         self.detect, self.tracker = detect, tracker
         self.name = f"tracking, {detect.name}"
         self.asked: list[Target] = []  # this frame's targets as ``boxes`` gave them
-        self.detected = False  # whether the detector ran on this frame (``SETTLED_DETECT_EVERY``)
+        self.detected = False  # whether the detector ran on this frame (``SETTLED_DETECT_EVERY``, ``CALM_DETECT_EVERY``)
         self.last_detection = -SETTLED_DETECT_EVERY
 
     def boxes(self, frame: np.ndarray) -> list[Target]:

@@ -1,9 +1,10 @@
 """``pose3d-run --video FILE`` and ``--webcam N``: the live loop.
 
 Each frame: the box source gives the boxes (``pose3d_runtime.boxes``: with a detector, ``Track``
-detects and keeps identities, ``pose3d_runtime.track``: every frame, or once a second while every
-``--max-people`` slot holds a followed person, ``boxes.SETTLED_DETECT_EVERY``; else the given box or
-the whole frame), the pose model runs on all of them in one batch and again on the detected and tracked boxes
+detects and keeps identities, ``pose3d_runtime.track``: every frame, once a second while every
+``--max-people`` slot holds a followed person (``boxes.SETTLED_DETECT_EVERY``), every other frame
+while a slot is free and the people reported are followed (``boxes.CALM_DETECT_EVERY``); else the
+given box or the whole frame), the pose model runs on all of them in one batch and again on the detected and tracked boxes
 refined onto their poses (``pipeline.refine``; a followed person's only where its pose needs it: with a
 scoring model a followed person costs one crop a frame, ``pose3d_runtime.track``), the box source says who to report (with a scoring
 pose model: the people whose pose scores at least ``--min-score``, one per person), each

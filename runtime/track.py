@@ -35,8 +35,9 @@ confirmed one, then the better pose, stays, and a track on part of a followed pe
 reported, once verified in ``confirm_frames`` consecutive frames; before that it is followed but not
 reported, and forgotten as soon as it fails once, so a one-frame blip on background is never reported.
 While every slot holds a followed person (``settled``), ``pose3d_runtime.boxes.Track`` runs the
-detector only every ``boxes.SETTLED_DETECT_EVERY`` frames; ``targets(None)`` is a frame without it,
-which counts neither for nor against a track's support.
+detector only every ``boxes.SETTLED_DETECT_EVERY`` frames, and with a slot free while the people it
+reports are followed (``calm``) every ``boxes.CALM_DETECT_EVERY``; ``targets(None)`` is a frame
+without it, which counts neither for nor against a track's support.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ class TrackState:
         d = self.shift(frame)
         return self.extent + np.concatenate([d, d])
 
+    def held(self, frame: int) -> bool:
+        """Followed in ``frame`` and supported by the detector's run in it (or its last run, in a
+        frame without one: ``Tracker.targets(None)`` moves ``supported_frame`` along)."""
+        return self.last_frame == frame and self.supported_frame == frame
+
     def see(self, frame: int, extent: np.ndarray, joints: np.ndarray) -> None:
         gap = max(frame - self.last_frame, 1)
         step = (0.5 * (extent[:2] + extent[2:]) - 0.5 * (self.extent[:2] + self.extent[2:])) / gap
@@ -116,8 +122,7 @@ class Tracker:
         ``boxes.SETTLED_DETECT_EVERY``). A track the detector stopped supporting unsettles it, so the
         detector runs every frame until the track is supported again or lost (``coast_frames``)."""
         return self.new_per_frame is not None and self.max_people is not None and sum(
-            tr.reported and tr.last_frame == self.frame and tr.supported_frame == self.frame
-            for tr in self.tracks) >= self.max_people
+            tr.reported and tr.held(self.frame) for tr in self.tracks) >= self.max_people
 
     def calm(self) -> bool:
         """Verified tracking: whether someone was reported in the last frame, every reported person was
@@ -126,7 +131,7 @@ class Tracker:
         if self.new_per_frame is None:
             return False
         confirmed = [tr for tr in self.tracks if tr.hits >= self.confirm_frames]
-        return bool(confirmed) and all(tr.last_frame == self.frame and tr.supported_frame == self.frame for tr in confirmed)
+        return bool(confirmed) and all(tr.held(self.frame) for tr in confirmed)
 
     def targets(self, detected: Sequence[Target] | None) -> list[Target]:
         """This frame's detections plus a coasting box for every reported track that no detection is

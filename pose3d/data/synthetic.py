@@ -87,14 +87,11 @@ class SynthConfig:
             raise ValueError(f"unknown split {self.split!r}; choose from {SPLITS}")
         if self.bodies not in BODIES:
             raise ValueError(f"bodies must be one of {BODIES}, got {self.bodies!r}")
-        if not 0.0 <= self.garment_patterns <= 1.0:
-            raise ValueError(f"garment_patterns is a share, 0..1, got {self.garment_patterns!r}")
-        if not 0.0 <= self.occluder_probability <= 1.0:
-            raise ValueError(f"occluder_probability is a share, 0..1, got {self.occluder_probability!r}")
-        if not 0.0 <= self.bare_tops <= 1.0:
-            raise ValueError(f"bare_tops is a share, 0..1, got {self.bare_tops!r}")
-        if not 0.0 <= self.scene.backlight_probability <= 1.0:
-            raise ValueError(f"backlight_probability is a share, 0..1, got {self.scene.backlight_probability!r}")
+        for name, share in (("garment_patterns", self.garment_patterns), ("bare_tops", self.bare_tops),
+                            ("occluder_probability", self.occluder_probability),
+                            ("backlight_probability", self.scene.backlight_probability)):
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name} is a share, 0..1, got {share!r}")
 
 
 class SyntheticPoses:

@@ -46,8 +46,8 @@ def backlight(img: np.ndarray, people: np.ndarray, dim: float, haze: float, sun:
     light and takes contrast, on the people too."""
     H, W = people.shape
     side = float(max(H, W))
-    ys, xs = np.mgrid[0:H, 0:W].astype(np.float32) / side
-    d2 = (xs - sun[0]) ** 2 + (ys - sun[1]) ** 2
+    ys, xs = np.arange(H, dtype=np.float32)[:, None] / side, np.arange(W, dtype=np.float32)[None, :] / side
+    d2 = (xs - sun[0]) ** 2 + (ys - sun[1]) ** 2  # (H, W) by broadcasting
     glare = haze * (0.2 + 0.8 * np.exp(-d2 / (reach * reach)))  # (H, W)
     img *= (1.0 - (1.0 - dim) * people)[..., None]
     img *= (1.0 - glare)[..., None]

@@ -209,6 +209,22 @@ def test_backlight_darkens_the_people_and_veils_the_picture():
     assert joints_against_picture(scenes[1]) < 0.8 * joints_against_picture(scenes[0])
 
 
+def test_desaturated_pictures_lose_their_colour_and_nothing_else():
+    plain = dict(split="train", seed=5, length=8, bodies="anny")
+    before, off, grey = (SyntheticPoses(SynthConfig(**plain, scene=scene)).render_batch(range(8))
+                         for scene in (SceneSpec(), SceneSpec(desaturate_probability=0.0),
+                                       SceneSpec(desaturate_probability=1.0)))
+    np.testing.assert_array_equal(before["image"], off["image"])  # 0 takes no draw
+    for key in ("pose_cam", "joints_2d", "box", "visible"):  # the same scenes: drawn after them
+        np.testing.assert_array_equal(before[key], grey[key], err_msg=key)
+
+    def colour(s):  # per picture: the mean spread between a pixel's channels
+        img = s["image"].astype(float)
+        return (img.max(axis=1) - img.min(axis=1)).mean(axis=(1, 2))
+
+    assert (colour(grey) < colour(before)).mean() >= 0.75 and colour(grey).mean() < 0.6 * colour(before).mean()
+
+
 def test_occluders_in_crops_cover_the_person_and_hide_what_they_cover():
     plain = dict(split="test", seed=5, length=10, bodies="anny")
     a = SyntheticPoses(SynthConfig(**plain)).render_batch(range(10))

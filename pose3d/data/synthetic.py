@@ -23,6 +23,7 @@ also has ``visible`` (17,) bool (inside the image and not behind another person)
 and several-person models). Off by default, for anny: ``bare_tops`` (people without a top),
 ``scene.backlight_probability`` (scenes against the light) and ``occluder_probability`` (foliage,
 posts or panels in front of person 0, ``pose3d.synth.occluders``; joints they cover are not visible).
+Off by default, for both bodies: ``scene.desaturate_probability`` (pictures almost without colour).
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ class SynthConfig:
             raise ValueError(f"bodies must be one of {BODIES}, got {self.bodies!r}")
         for name, share in (("garment_patterns", self.garment_patterns), ("bare_tops", self.bare_tops),
                             ("occluder_probability", self.occluder_probability),
-                            ("backlight_probability", self.scene.backlight_probability)):
+                            ("backlight_probability", self.scene.backlight_probability),
+                            ("desaturate_probability", self.scene.desaturate_probability)):
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} is a share, 0..1, got {share!r}")
 

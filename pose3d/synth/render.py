@@ -142,5 +142,6 @@ def render(
     part = np.full((B, height, width), -1, dtype=np.int16)
     cover = np.zeros((B, height, width), dtype=np.float32)
     raster.draw_capsules_batch(imgs, zbuf, part, cover, caps, mats, looks.materials, to_light, ambient)
-    images = finish(imgs, draws, augment=spec.augment and spec.plain_background is None)
+    images = finish(imgs, draws, augment=spec.augment and spec.plain_background is None,
+                    desaturate=spec.desaturate_probability)
     return Rendered(images=images, joints_2d=joints_2d, joints_cam=joints_cam, mask=cover, part=part, depth=zbuf)

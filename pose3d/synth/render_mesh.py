@@ -145,7 +145,8 @@ def render_people(people: MeshPeople, labels_world: np.ndarray, cameras: Camera,
         tint = np.stack([np.ones(B), 1.0 - 0.4 * warmth, 1.0 - warmth], axis=-1)  # white to a warm evening sun
         for b in np.flatnonzero(lit):
             backlight(imgs[b], mask[b], float(dim[b]), float(haze[b]), sun[b], float(reach[b]), tint[b])
-    images = finish(imgs, draws, augment=spec.augment and spec.plain_background is None)
+    images = finish(imgs, draws, augment=spec.augment and spec.plain_background is None,
+                    desaturate=spec.desaturate_probability)
     boxes = np.full((B, P, 4), np.nan)
     boxes[drawn] = np.concatenate([uvz[drawn][..., :2].min(axis=1), uvz[drawn][..., :2].max(axis=1)], axis=-1)
     return RenderedPeople(images, joints_2d, joints_cam, visible, boxes, people_2d, people_visible, mask, owner, zbuf)

@@ -34,6 +34,9 @@ class SceneSpec:
     # Share of scenes lit from behind (``backlight``): the people darkened, a veil of glare over the
     # picture. 0 takes no draw for it, so scenes are what they were without the option.
     backlight_probability: float = 0.0
+    # Share of augmented pictures whose colour is mostly gone (saturation 0-0.3 instead of 0.6-1.4:
+    # grey footage, low light, scenes against the sun); 0 takes no draw for it.
+    desaturate_probability: float = 0.0
 
 
 def backlight(img: np.ndarray, people: np.ndarray, dim: float, haze: float, sun: np.ndarray, reach: float,
@@ -156,9 +159,10 @@ class BackgroundPhotos:
         return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
 
-def finish(imgs: np.ndarray, draws: Draws, augment: bool) -> np.ndarray:
+def finish(imgs: np.ndarray, draws: Draws, augment: bool, desaturate: float = 0.0) -> np.ndarray:
     """(B, H, W, 3) float32 renders -> uint8 images, with photometric augmentation if ``augment``:
-    blur (40 %), colour jitter, sensor noise (50 %), JPEG artefacts (30 %)."""
+    blur (40 %), colour jitter (of it, ``desaturate`` of the pictures almost without colour), sensor
+    noise (50 %), JPEG artefacts (30 %)."""
     B = imgs.shape[0]
     out = np.empty(imgs.shape, dtype=np.uint8)
     blur = np.where(draws.bernoulli(0.4), draws.uniform(0.3, 1.3), 0.0)
@@ -167,6 +171,8 @@ def finish(imgs: np.ndarray, draws: Draws, augment: bool) -> np.ndarray:
     noise = np.where(draws.bernoulli(0.5), draws.uniform(1.0, 8.0), 0.0)
     seeds = draws.seeds()
     jpeg = np.where(draws.bernoulli(0.3), draws.uniform(25, 90).astype(int), 0)
+    if desaturate > 0:  # drawn last: the other draws stay what they were without it
+        saturation = np.where(draws.bernoulli(desaturate), draws.uniform(0.0, 0.3), saturation)
     if not augment:
         ones = np.ones(B)
         raster.finish_images(imgs, out, ones, ones, ones, np.ones((B, 3)), np.zeros(B), seeds)

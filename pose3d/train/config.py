@@ -73,6 +73,7 @@ class TrainConfig:
     garment_patterns: float = 0.5  # anny: share of tops and bottoms with stripes, a print or colour blocks; 0: plain
     bare_tops: float = 0.0  # anny: share of people with no top (pose3d.synth.people)
     backlight: float = 0.0  # anny: share of scenes against the light: people darkened, glare (pose3d.synth.scene.backlight)
+    desaturate: float = 0.0  # share of augmented pictures almost without colour (pose3d.synth.scene.finish)
     # anny: share of person crops with foliage, posts or panels in front of the person, and of the person
     # head's negatives with them anywhere (detector frames have their own: detector_frames.occluder_probability)
     occluder_probability: float = 0.0
@@ -143,7 +144,7 @@ RANGES: dict[str, tuple[float, bool, float | None]] = {
     "lifter_val_samples": (1, False, None), "max_sigma": (0, False, None), "outlier_fraction": (0, False, 1),
     "outlier_sigma": (0, False, None), "confidence_base": (0, False, 1), "confidence_slope": (0, False, None),
     "confidence_jitter": (0, False, 1), "outlier_confidence": (0, False, 1), "garment_patterns": (0, False, 1),
-    "bare_tops": (0, False, 1), "backlight": (0, False, 1),
+    "bare_tops": (0, False, 1), "backlight": (0, False, 1), "desaturate": (0, False, 1),
     "background_confidence": (0, False, None),
 }
 

@@ -200,10 +200,11 @@ class SyntheticTraining(TrainingData):
 
     def synth_config(self, split: str, **fields) -> SynthConfig:
         """A split's ``SynthConfig``: the run's seed and how its people look and are lit (garment
-        patterns, bare tops, backlight), with ``fields``."""
+        patterns, bare tops, backlight, colour), with ``fields``."""
         cfg = self.config
         return SynthConfig(split=split, seed=cfg.seed, garment_patterns=cfg.garment_patterns, bare_tops=cfg.bare_tops,
-                           scene=SceneSpec(backlight_probability=cfg.backlight), **fields)
+                           scene=SceneSpec(backlight_probability=cfg.backlight, desaturate_probability=cfg.desaturate),
+                           **fields)
 
     def _indices(self, step: int, batch_size: int, offset: int, size: int) -> range:
         first = step * batch_size + offset

@@ -4,7 +4,7 @@
 and describes itself with the same metadata the ONNX file would carry, parsed by the runtime's own
 reader (``ModelInfo.from_metadata``): a checkpoint and its export cannot disagree on the input
 contract. It quacks like ``pose3d_runtime.model.PoseModel``: ``info``, ``provider``, ``has_person``,
-``__call__(x)``, ``describe()``.
+``score_kind``, ``__call__(x)``, ``describe()``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from pose3d.train.checkpoint import POSE_KINDS, load_model, person_head_file
 from pose3d_export.fold import inference_net
 from pose3d_export.onnx_export import _config_dict, metadata
-from pose3d_runtime.model import ModelInfo
+from pose3d_runtime.model import ModelInfo, score_kind
 
 
 class CheckpointModel:
@@ -35,6 +35,7 @@ class CheckpointModel:
         meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), config.input, person_meta)
         self.info = ModelInfo.from_metadata(meta, checkpoint)
         self.has_person = len(self.net.output_names) > 2  # a person head, or joint confidences
+        self.score_kind = score_kind(list(self.net.output_names))
         self.provider = "PyTorch CPU"
 
     @torch.no_grad()

@@ -167,6 +167,12 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def score_kind(outputs: list[str]) -> str | None:
+    """What scores a model's poses, in words, from its output names (None: nothing)."""
+    return "the person head's probability" if "person" in outputs else \
+        "the mean joint confidence" if "confidence" in outputs else None
+
+
 class PoseModel:
     """An exported model, ready to run on batches of normalised crops."""
 
@@ -186,6 +192,7 @@ class PoseModel:
         # The pose's score: the person head's probability, else the mean of the joints' heatmap
         # confidences (a 2D-evidence model), else none (the runtime falls back to pose3d_runtime.score).
         self.has_person = "person" in self._outputs or "confidence" in self._outputs
+        self.score_kind = score_kind(self._outputs)
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(B, 3, S, S) float32 normalised crops -> (B, J, 3) mm root-relative camera-frame joints,

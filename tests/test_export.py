@@ -84,7 +84,9 @@ def test_export_with_the_person_head_adds_a_verified_probability(trained, tmp_pa
     assert person.shape == (3,) and ((person > 0) & (person < 1)).all()
     r = CliRunner().invoke(export_main, [str(trained / "finetune.pt"), "-o", str(tmp_path / "plain.onnx"), "--samples",
                                          "4", "--no-person"])
-    assert r.exit_code == 0 and not PoseModel(tmp_path / "plain.onnx", device="cpu").has_person
+    assert r.exit_code == 0, r.output
+    plain = PoseModel(tmp_path / "plain.onnx", device="cpu")
+    assert not plain.has_person and plain.score_kind is None
     r = CliRunner().invoke(export_main, [str(trained / "finetune.pt"), "-o", str(tmp_path / "x.onnx"), "--person",
                                          str(trained / "prior.pt")])
     assert r.exit_code == 1 and "not a person-head checkpoint" in r.output

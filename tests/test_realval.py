@@ -164,6 +164,20 @@ def test_fabricated_folder_end_to_end_with_onnx_and_checkpoint(tiny_onnx, tmp_pa
     mine = {r["predictor"]: r for r in ckpt["summary"]}["model, the labelled box"]
     assert mine["p_mpjpe"] == pytest.approx(model["p_mpjpe"], abs=0.5)
     assert mine["mean_error_torso"] == pytest.approx(model["mean_error_torso"], abs=0.01)
+    # Both say what verified the finder's people: the person head.
+    for r in (res, ckpt):
+        assert any(n.startswith("finder and tracking: the detector proposes and the person head's probability >= 0.75")
+                   for n in r["notes"]), r["notes"]
+
+
+def test_the_finder_note_says_what_verifies_its_people():
+    from types import SimpleNamespace as NS
+
+    from pose3d.realval.predict import finder_note
+
+    confidence = finder_note(NS(model=NS(score_kind="the mean joint confidence")), NS(verify=True, min_score=0.75))
+    assert "the mean joint confidence >= 0.75" in confidence and "no person head" in confidence
+    assert "detector's own threshold" in finder_note(NS(model=NS(score_kind=None)), NS(verify=False, min_score=None))
 
 
 def test_bad_input_is_skipped_with_reasons(tiny_onnx, tmp_path):

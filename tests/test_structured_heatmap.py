@@ -52,6 +52,7 @@ def test_hmlatent_keeps_the_prior_and_hmfinetune_trains_its_decoder_then_it_expo
     crops = np.random.default_rng(0).normal(size=(2, 3, size, size)).astype(np.float32)
     pose, _, score = model(crops)
     assert model.has_person and ((score > 0) & (score <= 1)).all()
+    assert model.score_kind == "the mean joint confidence"  # no person head exported beside it
     # The runtime's pose is the checkpoint's: the prior's decoding, root-relative, in mm.
     torch_model, _, _ = load_model(tmp_path / "hmfinetune.pt")
     with torch.no_grad():

@@ -136,6 +136,8 @@ def run_real(estimator: Estimator, data: RealSet, videos: dict[str, Path] | None
     preds = {s: Predictions.empty(s, len(frames), J) for s in SOURCES}
     detect = None if detector is None else find_people(detector, scores_poses(estimator), MAX_PEOPLE,
                                                        margin=margin)
+    if detect is not None:
+        notes.append(finder_note(estimator, detect))
     kept = []
     for i, f in enumerate(frames):
         try:
@@ -171,6 +173,19 @@ def run_real(estimator: Estimator, data: RealSet, videos: dict[str, Path] | None
 def scores_poses(estimator: Estimator) -> bool:
     """Whether the pose model scores its poses (the detector then proposes, ``pose3d_runtime.boxes``)."""
     return bool(getattr(estimator.model, "has_person", False))
+
+
+def finder_note(estimator: Estimator, detect) -> str:
+    """What decides who the finder and tracking rows report, in words: the pose model's score (which
+    one, at which threshold) or the detector's own."""
+    kind = getattr(estimator.model, "score_kind", None)
+    if not getattr(detect, "verify", False):
+        return "finder and tracking: the model scores no pose; the detector's own threshold decides who is reported"
+    note = f"finder and tracking: the detector proposes and {kind or 'the pose score'} >= {detect.min_score:g} verifies"
+    if kind == "the mean joint confidence":
+        note += (" (this model has no person head: the threshold is set for a head's probability, so these rows"
+                 " are not comparable with a model that has one)")
+    return note
 
 
 def find_in_frame(estimator: Estimator, boxes, image: np.ndarray) -> list:

@@ -34,8 +34,8 @@ class CheckpointModel:
         self.net = inference_net(model, config.input.input_size, person=head).eval()
         meta = metadata(checkpoint, info, json.loads(json.dumps(_config_dict(config))), config.input, person_meta)
         self.info = ModelInfo.from_metadata(meta, checkpoint)
-        self.has_person = len(self.net.output_names) > 2  # a person head, or joint confidences
         self.score_kind = score_kind(list(self.net.output_names))
+        self.has_person = self.score_kind is not None  # a person head, or joint confidences
         self.provider = "PyTorch CPU"
 
     @torch.no_grad()

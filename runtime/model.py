@@ -191,8 +191,8 @@ class PoseModel:
             raise ModelError(f"{self.path}: expected outputs pose_mm, joints_2d; found {self._outputs}")
         # The pose's score: the person head's probability, else the mean of the joints' heatmap
         # confidences (a 2D-evidence model), else none (the runtime falls back to pose3d_runtime.score).
-        self.has_person = "person" in self._outputs or "confidence" in self._outputs
         self.score_kind = score_kind(self._outputs)
+        self.has_person = self.score_kind is not None
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(B, 3, S, S) float32 normalised crops -> (B, J, 3) mm root-relative camera-frame joints,

@@ -35,7 +35,7 @@ import numpy as np
 
 from pose3d.crop import square_box
 from pose3d.realval.labels import RealFrame, RealSet
-from pose3d_runtime.boxes import box_iou, find_people
+from pose3d_runtime.boxes import Detect, box_iou, find_people
 from pose3d_runtime.detector import PersonDetector, default_detector_path
 from pose3d_runtime.model import ModelError
 from pose3d_runtime.folder import find_in_images
@@ -175,11 +175,11 @@ def scores_poses(estimator: Estimator) -> bool:
     return bool(getattr(estimator.model, "has_person", False))
 
 
-def finder_note(estimator: Estimator, detect) -> str:
+def finder_note(estimator: Estimator, detect: Detect) -> str:
     """What decides who the finder and tracking rows report, in words: the pose model's score (which
     one, at which threshold) or the detector's own."""
     kind = getattr(estimator.model, "score_kind", None)
-    if not getattr(detect, "verify", False):
+    if not detect.verify:
         return "finder and tracking: the model scores no pose; the detector's own threshold decides who is reported"
     note = f"finder and tracking: the detector proposes and {kind or 'the pose score'} >= {detect.min_score:g} verifies"
     if kind == "the mean joint confidence":
